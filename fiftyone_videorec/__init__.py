@@ -1,0 +1,28 @@
+"""fiftyone-videorec: content-based video recommendation for FiftyOne.
+
+The public API is loaded lazily, so ``import fiftyone_videorec`` stays cheap until a function
+that needs TensorFlow or FiftyOne is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"; filled as the pipeline stages land
+_PUBLIC = {
+    "VideorecError": "errors:VideorecError",
+    "run_doctor": "doctor:run_doctor",
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'fiftyone_videorec' has no attribute {name!r}")
+    module_name, attr = _PUBLIC[name].split(":")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), attr)
+    globals()[name] = value
+    return value

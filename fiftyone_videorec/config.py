@@ -1,0 +1,77 @@
+"""One place for every default, field name and folder the project uses.
+
+Everything else imports from here. Folders live under ``~/.cache/fiftyone-videorec`` unless
+``VIDEOREC_HOME`` points elsewhere (tests point it at a private temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# --- where things are written -------------------------------------------------------------
+ENV_HOME = "VIDEOREC_HOME"
+
+
+def home_dir() -> Path:
+    """Return the project's root folder for caches, models and downloaded data."""
+    return Path(os.environ.get(ENV_HOME, Path.home() / ".cache" / "fiftyone-videorec")).expanduser()
+
+
+def data_dir() -> Path:
+    """Return the folder that holds downloaded / generated video sets."""
+    return home_dir() / "data"
+
+
+def cache_dir() -> Path:
+    """Return the folder of the decoded-frame cache (safe to delete)."""
+    return home_dir() / "frame-cache"
+
+
+def models_dir() -> Path:
+    """Return the folder where trained model folders go by default."""
+    return home_dir() / "models"
+
+
+def reports_dir() -> Path:
+    """Return the folder where reports go by default."""
+    return home_dir() / "reports"
+
+
+# --- UCF101 ---------------------------------------------------------------------------------
+UCF101_URL = "https://storage.googleapis.com/thumos14_files/UCF101_videos.zip"
+UCF101_NUM_CLASSES = 10
+UCF101_PER_CLASS = 50
+UCF101_SPLIT = (30, 10, 10)
+DEFAULT_SEED = 42
+
+# --- splits / tags --------------------------------------------------------------------------
+SPLITS = ("train", "val", "test")
+TRAIN_TAG, VAL_TAG, TEST_TAG = SPLITS
+
+# --- dataset names and fields ---------------------------------------------------------------
+UCF101_DATASET = "videorec-ucf101"
+SYNTHETIC_DATASET = "videorec-synthetic"
+LABEL_FIELD = "ground_truth"
+PREDICTION_FIELD = "predictions"
+EMBEDDINGS_FIELD = "videorec_embedding"
+EMBED_ERROR_FIELD = "videorec_embed_error"
+SIMILARITY_SCORE_FIELD = "videorec_similarity"
+GROUP_FIELD = "ucf_group"
+CLIP_FIELD = "ucf_clip"
+SOURCE_FIELD = "source"
+ORIGINAL_PATH_FIELD = "original_filepath"
+BRAIN_KEY = "videorec_sim"
+VIS_BRAIN_KEY = "videorec_viz"
+
+# --- frames ---------------------------------------------------------------------------------
+# The seed's recipe ("tutorial" preset): 10 frames, every 15th frame, 224x224.
+TUTORIAL_N_FRAMES = 10
+TUTORIAL_FRAME_STEP = 15
+TUTORIAL_IMAGE_SIZE = 224
+
+DEFAULT_PRESET = "fast"
+DEFAULT_BATCH_SIZE = 8
+
+# --- plugin ---------------------------------------------------------------------------------
+PLUGIN_NAME = "@videorec/fiftyone-videorec"

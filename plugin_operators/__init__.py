@@ -1,0 +1,22 @@
+"""Thin FiftyOne operators over the ``fiftyone_videorec`` library, one concept each.
+
+FiftyOne loads this file as the plugin's entry point (``py_entry`` in ``fiftyone.yml``) under a
+synthetic module name, so ``register`` imports the operator modules by their absolute names.
+"""
+
+import os
+import sys
+
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def operator_classes() -> list:
+    """Return the operator classes, in the order the App's operator browser lists them."""
+    if _CHECKOUT not in sys.path:  # the checkout holds plugin_operators/ (and the library)
+        sys.path.insert(0, _CHECKOUT)
+    return []
+
+
+def register(plugin) -> None:
+    for operator in operator_classes():
+        plugin.register(operator)
