@@ -14,6 +14,10 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "VideorecError": "errors:VideorecError",
     "run_doctor": "doctor:run_doctor",
+    # data (issue 3)
+    # model and training (issue 4)
+    # embeddings, similarity, evaluation (issue 5)
+    # report and demo (issue 7)
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

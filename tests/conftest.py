@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# Shared, session-scoped fixtures of each pipeline stage (small synthetic clips, a tiny model).
+pytest_plugins = ["tests.fixtures_data", "tests.fixtures_model"]
+
 REPO = Path(__file__).resolve().parent.parent
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="videorec-tests-"))
 ARTIFACTS = REPO / "test-artifacts"

@@ -1,0 +1,40 @@
+#!/usr/bin/env python
+"""Benchmarks that the README's figures come from. Not tests: they measure, and save what they saw.
+
+    python scripts/benchmark.py train   # seed's recipe vs ours, seconds/epoch and precision@5
+    python scripts/benchmark.py embed   # clips/s, peak memory, recommend latency
+    python scripts/benchmark.py all
+
+Each writes ``benchmarks/<name>.md`` and ``benchmarks/<name>.json``; only ratios measured in one
+run mean anything on shared machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))
+
+BENCHMARKS = {"train": "bench_train", "embed": "bench_embed"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", choices=[*BENCHMARKS, "all"])
+    parser.add_argument("--out", default=str(SCRIPTS.parent / "benchmarks"), help="folder for .md/.json")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
+    args = parser.parse_args(argv)
+    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        module = importlib.import_module(BENCHMARKS[name])
+        module.run(out_dir=Path(args.out), quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
