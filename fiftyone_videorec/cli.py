@@ -43,6 +43,24 @@ def _cmd_doctor(args) -> int:
 
 # --- load (Data issue) ---------------------------------------------------------------------------
 def _add_load_commands(sub) -> None:
+    p = sub.add_parser("load", help="import videos into a FiftyOne dataset")
+    load_sub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    _add_load_ucf101(load_sub)
+    _add_load_dir(load_sub)
+    _add_load_synthetic(load_sub)
+
+
+# --- load ucf101 (helper A1) ---
+def _add_load_ucf101(load_sub) -> None:
+    pass
+
+
+# --- load dir / load synthetic (helper A2) ---
+def _add_load_dir(load_sub) -> None:
+    pass
+
+
+def _add_load_synthetic(load_sub) -> None:
     pass
 
 
