@@ -75,3 +75,11 @@ DEFAULT_BATCH_SIZE = 8
 
 # --- plugin ---------------------------------------------------------------------------------
 PLUGIN_NAME = "@videorec/fiftyone-videorec"
+
+# --- UCF101 download (helper A1) --------------------------------------------------------------
+UCF101_ROOT_NAME = "ucf101"  # the subset lives in data_dir() / UCF101_ROOT_NAME / <split> / <Class>
+UCF101_SPLIT_BY = "group"  # "group": no gXX group in two splits; "clip": the seed's plain random split
+DOWNLOAD_WORKERS = 8  # connections at once when fetching zip members
+DOWNLOAD_RETRIES = 4  # extra tries per member after a transient error (reset, timeout, 5xx)
+DOWNLOAD_BACKOFF_S = 1.0  # first wait before a retry; doubles each time
+HTTP_TIMEOUT_S = (10.0, 60.0)  # (connect, read) seconds for each HTTP request
