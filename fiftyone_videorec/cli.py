@@ -52,7 +52,37 @@ def _add_load_commands(sub) -> None:
 
 # --- load ucf101 (helper A1) ---
 def _add_load_ucf101(load_sub) -> None:
-    pass
+    p = load_sub.add_parser("ucf101", help="fetch a seeded UCF101 subset over HTTP Range and import it")
+    p.add_argument("--url", default=config.UCF101_URL, help="URL or local path of UCF101_videos.zip")
+    p.add_argument("--classes", help="comma-separated class names (default: the first --num-classes, sorted)")
+    p.add_argument("--num-classes", type=int, help=f"how many classes (default {config.UCF101_NUM_CLASSES})")
+    p.add_argument("--per-class", type=int,
+                   help=f"clips per class (default {config.UCF101_PER_CLASS}, or the sum of --split)")
+    p.add_argument("--split", help="train,val,test clips per class (default 30,10,10, scaled to --per-class)")
+    p.add_argument("--split-by", choices=("group", "clip"), default=config.UCF101_SPLIT_BY,
+                   help="group: no gXX group in two splits (default); clip: plain random split")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="the same seed gives the same clips")
+    p.add_argument("--root", help="download folder (default: VIDEOREC_HOME/data/ucf101)")
+    p.add_argument("--no-reencode", action="store_true", help="import the AVI files without making H.264 MP4s")
+    _add_dataset_args(p, required=False, default=config.UCF101_DATASET)
+    p.add_argument("--overwrite", action="store_true", help="replace the dataset if it exists")
+    p.set_defaults(handler=_cmd_load_ucf101)
+
+
+def _cmd_load_ucf101(args) -> int:
+    from .data.ucf101 import load_ucf101
+
+    if args.classes is not None and args.num_classes is not None:
+        raise VideorecError("give --classes or --num-classes, not both")
+    dataset = load_ucf101(args.dataset, url=args.url, classes=args.classes,
+                          num_classes=args.num_classes or config.UCF101_NUM_CLASSES, per_class=args.per_class,
+                          split=args.split, split_by=args.split_by, seed=args.seed, root=args.root,
+                          reencode=not args.no_reencode, overwrite=args.overwrite)
+    tags = dataset.count_sample_tags()
+    print(f"dataset '{dataset.name}': {len(dataset)} clips ("
+          + ", ".join(f"{tag} {tags.get(tag, 0)}" for tag in config.SPLITS)
+          + f"), files in {dataset.info['ucf101']['root']}")
+    return 0
 
 
 # --- load dir / load synthetic (helper A2) ---
