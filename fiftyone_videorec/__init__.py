@@ -15,6 +15,7 @@ _PUBLIC = {
     "VideorecError": "errors:VideorecError",
     "run_doctor": "doctor:run_doctor",
     # data (issue 3)
+    "load_ucf101": "data.ucf101:load_ucf101",
     # model and training (issue 4)
     # embeddings, similarity, evaluation (issue 5)
     # report and demo (issue 7)
