@@ -224,3 +224,38 @@ def test_member_names_that_would_escape_are_refused(evil, tmp_path):
             with pytest.raises(VideorecError, match="refusing to write"):
                 source.fetch({name: target}, tmp_path / "out", bar=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape.avi").exists()
+
+
+class _Unseekable:
+    """A write-only stream: zipfile then writes data descriptors after each member (bit 3)."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+
+    def write(self, data: bytes) -> int:
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def test_zip64_headers_and_data_descriptors_are_read(zip_path, tmp_path):
+    with zipfile.ZipFile(zip_path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()[:4]}
+    (tmp_path / "served").mkdir()
+    with zipfile.ZipFile(tmp_path / "served" / "zip64.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            with archive.open(zipfile.ZipInfo(name, (2012, 1, 1, 0, 0, 0)), "w", force_zip64=True) as member:
+                member.write(data)
+    with open(tmp_path / "served" / "streamed.zip", "wb") as handle:
+        with zipfile.ZipFile(_Unseekable(handle), "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    with RangeServer(tmp_path / "served") as server:
+        for name in ("zip64.zip", "streamed.zip"):
+            source = ZipSource(server.url(name))
+            plan = {member: f"{name}/{member.split('/')[-1]}" for member in members}
+            source.fetch(plan, tmp_path / "out", bar=False)
+            assert all((tmp_path / "out" / rel).read_bytes() == members[m] for m, rel in plan.items())
+    streamed = zipfile.ZipFile(tmp_path / "served" / "streamed.zip").infolist()[0]
+    assert streamed.flag_bits & 0x08  # really written with data descriptors
