@@ -284,7 +284,7 @@ class ZipSource:
                 raise VideorecError(f"{self.location}: no zip header where {info.filename!r} should start "
                                     f"(offset {info.header_offset}); the archive is damaged")
             _read_exact(response.raw, name_length + extra_length)
-            with zipfile.ZipExtFile(response.raw, "rb", info) as reader:
+            with zipfile.ZipExtFile(response.raw, "r", info) as reader:
                 yield reader
 
     def _fetch_one(self, info: zipfile.ZipInfo, path: Path, counter: _ByteCounter, abort: threading.Event,
@@ -367,6 +367,7 @@ class ZipSource:
                        f"fetched {counter.done}/{len(todo)} files ({counter.value / 1e6:.1f} MB)")
         self.close_sessions()
         summary.bytes_fetched = counter.value
+        report(progress, 1.0, f"fetched {len(summary.fetched)} files, {len(summary.skipped)} already there")
         if failures:
             first = failures[0]
             if not isinstance(first, VideorecError):
