@@ -53,16 +53,18 @@ def _add_load_commands(sub) -> None:
 # --- load ucf101 (helper A1) ---
 def _add_load_ucf101(load_sub) -> None:
     p = load_sub.add_parser("ucf101", help="fetch a seeded UCF101 subset over HTTP Range and import it")
-    p.add_argument("--url", default=config.UCF101_URL, help="URL or local path of UCF101_videos.zip")
-    p.add_argument("--classes", help="comma-separated class names (default: the first --num-classes, sorted)")
-    p.add_argument("--num-classes", type=int, help=f"how many classes (default {config.UCF101_NUM_CLASSES})")
-    p.add_argument("--per-class", type=int,
+    p.add_argument("--url", default=config.UCF101_URL, metavar="URL|ZIP",
+                   help="URL or local path of UCF101_videos.zip")
+    p.add_argument("--classes", metavar="A,B,...", help="comma-separated class names (default: the first --num-classes, sorted)")
+    p.add_argument("--num-classes", type=int, metavar="N", help=f"how many classes (default {config.UCF101_NUM_CLASSES})")
+    p.add_argument("--per-class", type=int, metavar="N",
                    help=f"clips per class (default {config.UCF101_PER_CLASS}, or the sum of --split)")
-    p.add_argument("--split", help="train,val,test clips per class (default 30,10,10, scaled to --per-class)")
+    p.add_argument("--split", metavar="TRAIN,VAL,TEST", help="train,val,test clips per class (default 30,10,10, scaled to --per-class)")
     p.add_argument("--split-by", choices=("group", "clip"), default=config.UCF101_SPLIT_BY,
                    help="group: no gXX group in two splits (default); clip: plain random split")
-    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="the same seed gives the same clips")
-    p.add_argument("--root", help="download folder (default: VIDEOREC_HOME/data/ucf101)")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, metavar="S",
+                   help="the same seed gives the same clips")
+    p.add_argument("--root", metavar="DIR", help="download folder (default: VIDEOREC_HOME/data/ucf101)")
     p.add_argument("--no-reencode", action="store_true", help="import the AVI files without making H.264 MP4s")
     _add_dataset_args(p, required=False, default=config.UCF101_DATASET)
     p.add_argument("--overwrite", action="store_true", help="replace the dataset if it exists")
