@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import zipfile
 import zlib
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 from fiftyone_videorec.data.remote_zip import ZipSource
 from fiftyone_videorec.errors import VideorecError
-from tests.ucf_server import RangeServer, build_ucf_zip
+from tests.ucf_server import RangeServer, build_ucf_zip, free_port
 
 CLASSES = [f"Class{letter}" for letter in "ABCDEFGHIJKL"]
 
@@ -170,15 +169,9 @@ def test_a_local_zip_path_works_like_a_url(zip_path, tmp_path):
         assert all(_crc_ok(source, name, tmp_path / rel) for name, rel in plan.items())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_unreachable_url_is_one_clear_line():
     with pytest.raises(VideorecError) as error:
-        ZipSource(f"http://127.0.0.1:{_free_port()}/UCF101_videos.zip")
+        ZipSource(f"http://127.0.0.1:{free_port()}/UCF101_videos.zip")
     assert _one_line(error).startswith("cannot reach http://127.0.0.1:") and "Connection refused" in str(error.value)
 
 

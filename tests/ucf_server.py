@@ -61,6 +61,13 @@ def build_ucf_zip(path: str | Path, classes: Sequence[str] | Mapping[str, Sequen
     return path
 
 
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on (for "unreachable URL" tests)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @dataclass
 class RequestLog:
     """One request as the server saw it: what was asked and how many body bytes went back."""
