@@ -1,0 +1,125 @@
+"""Building, saving and loading the (2+1)D ResNet; the presets that size it.
+
+``tutorial`` is the seed's network exactly (TensorFlow's "video classification" tutorial:
+443,322 parameters for 10 classes, 128-d embedding). ``fast`` is the same family at a smaller
+input: 8 frames every 3rd frame at 64x64 (about 15x fewer input voxels than 10 x 224²); see
+``benchmarks/train.md`` for the measurement (seconds per epoch and precision@5 of both presets
+on the same clips). ``tiny`` exists for tests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from . import config
+from .errors import VideorecError
+from .layers import Conv2Plus1D, ResidualBlock, ResizeVideo
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How clips are sampled and how wide the network is."""
+
+    name: str
+    n_frames: int
+    frame_step: int
+    image_size: int
+    stem_filters: int = 16
+    widths: tuple = (16, 32, 64, 128)
+    batch_size: int = 8
+    epochs: int = 20
+    learning_rate: float = 1e-3
+
+
+PRESETS: dict[str, Preset] = {
+    "tutorial": Preset("tutorial", config.TUTORIAL_N_FRAMES, config.TUTORIAL_FRAME_STEP,
+                       config.TUTORIAL_IMAGE_SIZE, epochs=50, learning_rate=1e-4),
+    "fast": Preset("fast", 8, 3, 64, batch_size=16, epochs=25),
+    "tiny": Preset("tiny", 4, 2, 32, stem_filters=4, widths=(4, 8), batch_size=4, epochs=2),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Return the preset called ``name`` or raise a one-line VideorecError."""
+    if name not in PRESETS:
+        raise VideorecError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def build_model(preset: str = config.DEFAULT_PRESET, num_classes: int = 10) -> tuple[keras.Model, keras.Model]:
+    """Return ``(classifier, embedder)`` sharing weights; the embedder ends at GlobalAveragePooling3D.
+
+    Input: uint8 or float clips ``(batch, n_frames, size, size, 3)`` with values in [0, 255].
+    """
+    p = get_preset(preset)
+    size = p.image_size
+    clip = keras.Input(shape=(p.n_frames, size, size, 3), name="clip")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(clip)
+    x = Conv2Plus1D(p.stem_filters, (3, 7, 7), name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    size //= 2
+    x = ResizeVideo(size, size, name="resize_0")(x)
+    for i, width in enumerate(p.widths):
+        x = ResidualBlock(width, (3, 3, 3), name=f"block_{i + 1}")(x)
+        if i < len(p.widths) - 1:
+            size //= 2
+            x = ResizeVideo(size, size, name=f"resize_{i + 1}")(x)
+    embedding = layers.GlobalAveragePooling3D(name="embedding")(x)
+    logits = layers.Dense(num_classes, dtype="float32", name="logits")(layers.Flatten(name="flatten")(embedding))
+    classifier = keras.Model(clip, logits, name=f"videorec_{p.name}")
+    return classifier, embedder_of(classifier)
+
+
+def embedder_of(classifier: keras.Model) -> keras.Model:
+    """Return the model from the classifier's input to its pooled embedding (shared weights)."""
+    return keras.Model(classifier.input, classifier.get_layer("embedding").output, name="embedder")
+
+
+@dataclass
+class TrainedModel:
+    """A reloaded model folder: the classifier, its embedder and the metadata it was saved with."""
+
+    classifier: keras.Model
+    embedder: keras.Model
+    metadata: dict
+
+    @property
+    def preset(self) -> Preset:
+        return get_preset(self.metadata["preset"])
+
+
+def save_trained(folder, classifier: keras.Model, metadata: dict) -> Path:
+    """Write ``model.keras`` and ``metadata.json`` into ``folder``; return the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    preset = get_preset(metadata["preset"])
+    meta = {**{k: v for k, v in asdict(preset).items() if k in ("n_frames", "frame_step", "image_size")},
+            "embedding_dim": int(classifier.get_layer("embedding").output.shape[-1]), **metadata}
+    tmp = folder / (MODEL_FILE + ".tmp.keras")
+    classifier.save(tmp)
+    tmp.replace(folder / MODEL_FILE)
+    (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    return folder
+
+
+def load_trained(folder) -> TrainedModel:
+    """Reload a folder written by :func:`save_trained`; one-line VideorecError if it is not one."""
+    folder = Path(folder)
+    model_path, meta_path = folder / MODEL_FILE, folder / METADATA_FILE
+    if not model_path.is_file() or not meta_path.is_file():
+        raise VideorecError(f"{folder} is not a videorec model folder (expected {MODEL_FILE} and {METADATA_FILE})")
+    try:
+        metadata = json.loads(meta_path.read_text())
+        classifier = keras.models.load_model(model_path)
+    except Exception as e:  # a corrupt file: say which and why on one line
+        raise VideorecError(f"could not load model from {folder}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return TrainedModel(classifier, embedder_of(classifier), metadata)
