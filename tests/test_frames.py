@@ -1,0 +1,63 @@
+"""Decoding clips from real video files: sampling, letterbox, short clips, bad files."""
+
+import numpy as np
+import pytest
+
+from fiftyone_videorec.frames import DecodeError, count_frames, read_clip, read_clips
+from tests.videos import write_video
+
+
+def _frames_with_index_brightness(n, size=(48, 32)):
+    # frame i is a flat grey of value 10*i: the decoded value tells which frame we got
+    return [np.full((size[1], size[0], 3), 10 * i, np.uint8) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def counting_video(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("v") / "count.avi", _frames_with_index_brightness(20))
+
+
+def _frame_ids(clip):
+    # centre pixel (inside the letterbox) / 10 -> the source frame index
+    return [round(float(f[16, 16].mean()) / 10) for f in clip]
+
+
+def test_read_clip_samples_every_step_from_start(counting_video):
+    clip = read_clip(counting_video, n_frames=4, frame_step=3, image_size=32, start=2)
+    assert clip.shape == (4, 32, 32, 3) and clip.dtype == np.uint8
+    assert _frame_ids(clip) == [2, 5, 8, 11]
+
+
+def test_short_video_repeats_last_frame(counting_video):
+    assert _frame_ids(read_clip(counting_video, 5, 6, 32, start=0)) == [0, 6, 12, 18, 18]
+
+
+def test_letterbox_keeps_aspect_with_black_padding(counting_video):
+    clip = read_clip(counting_video, 1, 1, 48, start=5)
+    # 48x32 source into 48x48: 8 black rows above and below
+    assert clip[0, :8].max() == 0 and clip[0, -8:].max() == 0 and clip[0, 24, 24].mean() > 40
+
+
+def test_read_clips_evenly_spaced_in_one_pass(counting_video):
+    clips = read_clips(counting_video, n_frames=3, frame_step=2, image_size=32, clips=3)
+    assert clips.shape == (3, 3, 32, 32, 3)
+    assert [_frame_ids(c) for c in clips] == [[0, 2, 4], [8, 10, 12], [15, 17, 19]]
+    assert count_frames(counting_video) == 20
+
+
+def test_rgb_order(tmp_path):
+    blue_bgr = [np.tile(np.array([255, 0, 0], np.uint8), (32, 32, 1))] * 3
+    clip = read_clip(write_video(tmp_path / "b.avi", blue_bgr), 1, 1, 32)
+    r, g, b = clip[0, 16, 16]
+    assert b > 200 and r < 50
+
+
+@pytest.mark.parametrize("content", [None, b"not a video at all"])
+def test_undecodable_file_raises_decode_error_with_path_and_reason(tmp_path, content):
+    path = tmp_path / "bad.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DecodeError) as err:
+        read_clip(path, 4, 2, 32)
+    assert err.value.path == str(path) and err.value.reason
+    assert "\n" not in str(err.value)
