@@ -17,6 +17,10 @@ _PUBLIC = {
     # data (issue 3)
     "load_ucf101": "data.ucf101:load_ucf101",
     # model and training (issue 4)
+    "train": "training:train",
+    "build_model": "model:build_model",
+    "load_trained": "model:load_trained",
+    "read_clip": "frames:read_clip",
     # embeddings, similarity, evaluation (issue 5)
     # report and demo (issue 7)
 }

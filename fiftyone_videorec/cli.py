@@ -98,7 +98,37 @@ def _add_load_synthetic(load_sub) -> None:
 
 # --- train (Model issue) -------------------------------------------------------------------------
 def _add_train_commands(sub) -> None:
-    pass
+    from . import config
+
+    p = sub.add_parser("train", help="train the (2+1)D ResNet on a dataset's train/val/test tags")
+    _add_dataset_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metadata and plots")
+    p.add_argument("--preset", default=config.DEFAULT_PRESET, choices=["fast", "tutorial", "tiny"],
+                   help="network size and frame sampling (default: %(default)s)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="clips per batch (default: the preset's)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, metavar="S")
+    p.add_argument("--train-tag", default=config.TRAIN_TAG, metavar="TAG")
+    p.add_argument("--val-tag", default=config.VAL_TAG, metavar="TAG")
+    p.add_argument("--test-tag", default=config.TEST_TAG, metavar="TAG")
+    p.set_defaults(handler=_cmd_train, uses_tensorflow=True)
+
+
+def _cmd_train(args) -> int:
+    from .training import train
+
+    result = train(args.dataset, args.out, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
+                   resume=args.resume, seed=args.seed, train_tag=args.train_tag, val_tag=args.val_tag,
+                   test_tag=args.test_tag)
+    meta = result.metadata
+    for path, reason in result.skipped.items():
+        print(f"skipped {path}: {reason}")
+    metrics = " ".join(f"{k} {v:.3f}" for k, v in meta["metrics"].items())
+    print(f"trained {meta['preset']} for {meta['epochs_trained']} epochs in {meta['train_seconds']:.0f} s "
+          f"({meta['seconds_per_epoch']:.1f} s/epoch): {metrics}")
+    print(f"model: {result.out_dir}")
+    return 0
 
 
 # --- embed / index / similar / evaluate / map (Embeddings issue) ---------------------------------

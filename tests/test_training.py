@@ -123,3 +123,18 @@ def test_unwritable_output_folder(motion_dataset, tmp_path):
 def test_missing_dataset(tmp_path):
     with pytest.raises(VideorecError, match="does not exist"):
         train("videorec-no-such-dataset", tmp_path, preset="tiny")
+
+
+@pytest.mark.pipeline
+def test_cli_train_end_to_end(motion_dataset, tmp_path, capsys):
+    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.model import load_trained
+
+    assert main(["train", "--dataset", motion_dataset, "--out", str(tmp_path / "m"), "--preset", "tiny",
+                 "--epochs", "1", "--batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped" in out and "broken.mp4" in out and "trained tiny for 1 epochs" in out
+    trained = load_trained(tmp_path / "m")
+    assert trained.metadata["batch_size"] == 2 and trained.embedder.output.shape[-1] == 8
+    assert main(["train", "--dataset", "videorec-no-such", "--out", str(tmp_path / "x"), "--preset", "tiny"]) == 2
+    assert "videorec: error: dataset 'videorec-no-such' does not exist" in capsys.readouterr().err
