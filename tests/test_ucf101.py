@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import zipfile
@@ -17,7 +16,7 @@ from fiftyone_videorec import config
 from fiftyone_videorec.cli import main
 from fiftyone_videorec.data.ucf101 import UcfClip, choose_subset, parse_member_name
 from fiftyone_videorec.errors import VideorecError
-from tests.ucf_server import RangeServer, build_ucf_zip
+from tests.ucf_server import RangeServer, build_ucf_zip, free_port
 
 # Real UCF101 class names (the first ten, sorted, are what the seed ends up with) plus two more.
 CLASSES = ["ApplyEyeMakeup", "ApplyLipstick", "Archery", "BabyCrawling", "BalanceBeam", "BandMarching",
@@ -134,12 +133,6 @@ def served(tmp_path_factory):
         yield {"server": server, "ignoring": ignoring, "zip": good}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 BAD_INPUT = [
     ("unreachable", [], "cannot reach http://127.0.0.1:"),
     ("ignoring", [], "the server ignores HTTP Range requests (answered 200 instead of 206); refusing"),
@@ -166,7 +159,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(served, where, e
     import fiftyone as fo
 
     if where == "unreachable":
-        url = f"http://127.0.0.1:{_free_port()}/UCF101_videos.zip"
+        url = f"http://127.0.0.1:{free_port()}/UCF101_videos.zip"
     elif where == "ignoring":
         url = served["ignoring"].url("UCF101_videos.zip")
     else:
@@ -178,3 +171,92 @@ def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(served, where, e
     assert status == 2
     assert len(err) == 1 and err[0].startswith("videorec: error: ") and message in err[0], err
     assert not root.exists() and not fo.dataset_exists(dataset_name)
+
+
+# --- fetching and importing for real ----------------------------------------------------------------
+def _codec(path: str) -> str:
+    return subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                           "stream=codec_name", "-of", "csv=p=0", path],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _member_requests(server: RangeServer) -> list:
+    return [r for r in server.requests if r.range and r.range not in ("bytes=0-3", "bytes=-65536")]
+
+
+def test_load_ucf101_resumes_then_imports_the_subset_once(served, tmp_path, dataset_name, monkeypatch, request):
+    import fiftyone as fo
+
+    from fiftyone_videorec.data.remote_zip import ZipSource
+    from fiftyone_videorec.data.ucf101 import list_clips, load_ucf101
+
+    monkeypatch.setattr(config, "DOWNLOAD_BACKOFF_S", 0.01)
+    monkeypatch.setattr(config, "DOWNLOAD_RETRIES", 1)
+    server, zip_size = served["server"], served["zip"].stat().st_size
+    url, root = server.url("UCF101_videos.zip"), tmp_path / "ucf101"
+    options = dict(url=url, num_classes=3, split="3,1,1", seed=5, root=root)
+    with ZipSource(url) as source:
+        chosen = choose_subset(list_clips(source), num_classes=3, split="3,1,1", seed=5)
+        needed = sum(source._ends[c.member] - source.member(c.member).header_offset
+                     for part in chosen.values() for c in part)
+
+    server.reset_counters()
+    request.addfinalizer(server.start)  # whatever happens, the shared server comes back
+    server.stop_after(65540 + needed // 2)  # the directory, then half of the clips
+    with pytest.raises(VideorecError, match="run again to resume"):
+        load_ucf101(dataset_name, **options)
+    assert not fo.dataset_exists(dataset_name) and not list(root.rglob("*.part")) and not list(root.rglob("*.mp4"))
+    kept = {p.name for p in root.rglob("*.avi")}
+    assert 0 < len(kept) < 15
+
+    server.start()
+    server.reset_counters()
+    dataset = load_ucf101(dataset_name, **options)
+    refetched = {r.range for r in _member_requests(server)}
+    assert len(refetched) == 15 - len(kept)  # nothing complete fetched twice
+    print(f"zip {zip_size} B; second run {server.bytes_sent} B over {len(server.requests)} requests")
+
+    assert len(dataset) == 15 and dataset.media_type == "video"
+    assert dataset.count_sample_tags() == {"train": 9, "val": 3, "test": 3}
+    assert sorted(dataset.distinct(f"{config.LABEL_FIELD}.label")) == CLASSES[:3]
+    splits_of_group: dict[tuple, set] = {}
+    for sample in dataset:
+        label, tag = sample[config.LABEL_FIELD].label, sample.tags[0]
+        original = Path(sample[config.ORIGINAL_PATH_FIELD])
+        name = f"v_{label}_{sample[config.GROUP_FIELD]}_c{sample[config.CLIP_FIELD]:02d}"
+        assert original == root / tag / label / f"{name}.avi" and original.is_file()
+        assert sample.filepath == str(original.with_suffix(".mp4")) and _codec(sample.filepath) == "h264"
+        assert sample[config.SOURCE_FIELD] == f"{url}#UCF101/{name}.avi"
+        assert sample.metadata.total_frame_count == 12 and sample.metadata.frame_width == 48
+        splits_of_group.setdefault((label, sample[config.GROUP_FIELD]), set()).add(tag)
+    assert all(len(tags) == 1 for tags in splits_of_group.values())  # no group in two splits
+    assert {(c.label, c.group, c.clip) for part in chosen.values() for c in part} == {
+        (s[config.LABEL_FIELD].label, s[config.GROUP_FIELD], s[config.CLIP_FIELD]) for s in dataset}
+
+    mp4_times = {p: p.stat().st_mtime_ns for p in root.rglob("*.mp4")}
+    server.reset_counters()
+    again = load_ucf101(dataset_name, **options)  # same load again: nothing fetched, encoded or added
+    assert len(again) == 15 and not _member_requests(server)
+    assert mp4_times == {p: p.stat().st_mtime_ns for p in root.rglob("*.mp4")}
+
+
+@pytest.mark.pipeline
+def test_cli_load_ucf101_end_to_end(served, tmp_path, dataset_name):
+    import fiftyone as fo
+
+    server = served["server"]
+    server.reset_counters()
+    root = tmp_path / "ucf"
+    command = [sys.executable, "-m", "fiftyone_videorec", "load", "ucf101", "--url",
+               server.url("UCF101_videos.zip"), "--num-classes", "2", "--split", "2,1,1", "--seed", "3",
+               "--root", str(root), "--dataset", dataset_name]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"dataset '{dataset_name}': 8 clips (train 4, val 2, test 2)" in done.stdout
+    assert server.bytes_sent < served["zip"].stat().st_size / 3
+    dataset = fo.load_dataset(dataset_name)
+    assert sorted(dataset.distinct(f"{config.LABEL_FIELD}.label")) == CLASSES[:2]
+    assert {_codec(path) for path in dataset.values("filepath")} == {"h264"}
+    assert json.loads(json.dumps(dataset.info["ucf101"]))["split"] == [2, 1, 1]
+    again = subprocess.run(command + ["--overwrite"], capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert again.returncode == 0 and len(fo.load_dataset(dataset_name)) == 8
