@@ -2,7 +2,7 @@
 
 ``tutorial`` is the seed's network exactly (TensorFlow's "video classification" tutorial:
 443,322 parameters for 10 classes, 128-d embedding). ``fast`` is the same family at a smaller
-input: 8 frames every 3rd frame at 64x64 (about 15x fewer input voxels than 10 x 224²); see
+input: 8 frames every 3rd frame at 48x48 (about 27x fewer input voxels than 10 x 224²); see
 ``benchmarks/train.md`` for the measurement (seconds per epoch and precision@5 of both presets
 on the same clips). ``tiny`` exists for tests.
 """
@@ -42,7 +42,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "tutorial": Preset("tutorial", config.TUTORIAL_N_FRAMES, config.TUTORIAL_FRAME_STEP,
                        config.TUTORIAL_IMAGE_SIZE, epochs=50, learning_rate=1e-4),
-    "fast": Preset("fast", 8, 3, 64, batch_size=16, epochs=25),
+    "fast": Preset("fast", 8, 3, 48, batch_size=16, epochs=15),
     "tiny": Preset("tiny", 4, 2, 32, stem_filters=4, widths=(4, 8), batch_size=4, epochs=2),
 }
 
