@@ -88,12 +88,54 @@ def _cmd_load_ucf101(args) -> int:
 
 
 # --- load dir / load synthetic (helper A2) ---
+def _print_dataset_line(dataset) -> None:
+    tags = dataset.count_sample_tags()
+    print(f"dataset '{dataset.name}': {len(dataset)} clips ("
+          + ", ".join(f"{tag} {tags.get(tag, 0)}" for tag in config.SPLITS) + ")")
+
+
 def _add_load_dir(load_sub) -> None:
-    pass
+    p = load_sub.add_parser("dir", help="import a folder <class>/<video> or <split>/<class>/<video>")
+    p.add_argument("path", metavar="PATH", help="the folder")
+    _add_dataset_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace the dataset if it exists")
+    p.set_defaults(handler=_cmd_load_dir)
+
+
+def _cmd_load_dir(args) -> int:
+    from .data.folder import load_folder
+
+    dataset, summary = load_folder(args.path, args.dataset, overwrite=args.overwrite)
+    print(summary.table())
+    for path, reason in summary.skipped:
+        print(f"  skipped {path}: {reason}")
+    _print_dataset_line(dataset)
+    return 0
 
 
 def _add_load_synthetic(load_sub) -> None:
-    pass
+    p = load_sub.add_parser("synthetic", help="generate the seeded synthetic motion set and import it")
+    p.add_argument("--num-classes", type=int, default=10, metavar="N", help="motion classes (at most 10)")
+    p.add_argument("--per-class", type=int, metavar="N", help="clips per class (default 50, or the sum of --split)")
+    p.add_argument("--split", metavar="TRAIN,VAL,TEST", help="clips per class in each split (default 30,10,10)")
+    p.add_argument("--frames", type=int, default=150, metavar="N", help="frames per clip")
+    p.add_argument("--size", type=int, default=112, metavar="N", help="frame width and height in pixels")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, metavar="S")
+    p.add_argument("--root", metavar="DIR", help="folder for the clips (default: under VIDEOREC_HOME/data)")
+    _add_dataset_args(p, required=False, default=config.SYNTHETIC_DATASET)
+    p.add_argument("--overwrite", action="store_true", help="replace the dataset if it exists")
+    p.set_defaults(handler=_cmd_load_synthetic)
+
+
+def _cmd_load_synthetic(args) -> int:
+    from .data.synthetic import check_options, load_synthetic
+
+    check_options(args.num_classes, args.per_class, args.split, args.frames, args.size)
+    dataset = load_synthetic(args.dataset, root=args.root, num_classes=args.num_classes, per_class=args.per_class,
+                             split=args.split, frames=args.frames, size=args.size, seed=args.seed,
+                             overwrite=args.overwrite)
+    _print_dataset_line(dataset)
+    return 0
 
 
 # --- train (Model issue) -------------------------------------------------------------------------
@@ -133,12 +175,166 @@ def _cmd_train(args) -> int:
 
 # --- embed / index / similar / evaluate / map (Embeddings issue) ---------------------------------
 def _add_embedding_commands(sub) -> None:
-    pass
+    from . import config
+
+    p = sub.add_parser("embed", help="embed every clip of a dataset with a trained model folder")
+    _add_dataset_args(p)
+    p.add_argument("--model", required=True, metavar="DIR", help="trained model folder")
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
+    p.set_defaults(handler=_cmd_embed, uses_tensorflow=True)
+    p = sub.add_parser("index", help="build a cosine similarity index on an embeddings field")
+    _add_dataset_args(p)
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    p.add_argument("--backend", default="sklearn", choices=["sklearn", "lancedb"])
+    p.set_defaults(handler=_cmd_index)
+    p = sub.add_parser("similar", help="print the clips most similar to a sample or a new video")
+    _add_dataset_args(p)
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    query = p.add_mutually_exclusive_group(required=True)
+    query.add_argument("--sample-id", metavar="ID")
+    query.add_argument("--video", metavar="PATH")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--exclude-same-group", action="store_true", help="leave out clips of the query's own group")
+    p.set_defaults(handler=_cmd_similar, uses_tensorflow=True)
+    p = sub.add_parser("evaluate", help="retrieval precision/recall/mAP@k of query clips against a gallery")
+    _add_dataset_args(p)
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    p.add_argument("-k", default="1,5,10", metavar="K,K,...")
+    p.add_argument("--query-tag", default=config.TEST_TAG, metavar="TAG")
+    p.add_argument("--gallery-tag", default=config.TRAIN_TAG, metavar="TAG")
+    p.add_argument("--json", action="store_true", help="print one flat JSON object and nothing else")
+    p.set_defaults(handler=_cmd_evaluate)
+    p = sub.add_parser("map", help="2-D embeddings map (Brain visualization) and a PNG scatter")
+    _add_dataset_args(p)
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--brain-key", default=config.VIS_BRAIN_KEY, metavar="KEY")
+    p.add_argument("--out", metavar="PNG")
+    p.set_defaults(handler=_cmd_map)
+
+
+def _load_dataset(name: str):
+    from .runtime import connect_database
+
+    fo = connect_database()
+    if not fo.dataset_exists(name):
+        raise VideorecError(f"no dataset named {name!r}")
+    return fo.load_dataset(name)
+
+
+def _cmd_embed(args) -> int:
+    from .embedder import embed_dataset
+
+    dataset = _load_dataset(args.dataset)
+    summary = embed_dataset(dataset, args.model, field=args.field, batch_size=args.batch_size, clips=args.clips)
+    for sample_id, reason in summary.failed.items():
+        print(f"skipped {sample_id}: {reason}")
+    print(f"embedded {summary.embedded} of {summary.embedded + len(summary.failed)} samples into {args.field!r}")
+    return 0
+
+
+def _cmd_index(args) -> int:
+    from .similarity import build_index
+
+    summary = build_index(_load_dataset(args.dataset), field=args.field, brain_key=args.brain_key, backend=args.backend)
+    if summary.missing:
+        print(f"{summary.missing} samples have no embedding in {summary.field!r} and were left out")
+    print(f"indexed {summary.indexed} samples under brain key {summary.brain_key!r} ({summary.backend})")
+    return 0
+
+
+def _cmd_similar(args) -> int:
+    from .similarity import recommend
+
+    recs = recommend(_load_dataset(args.dataset), args.sample_id or args.video, k=args.k, brain_key=args.brain_key,
+                     exclude_same_group=args.exclude_same_group)
+    print(f"{'rank':>4}  {'score':>7}  {'label':<20}  file")
+    for rank, rec in enumerate(recs, 1):
+        print(f"{rank:>4}  {rec.score:7.4f}  {str(rec.label):<20}  {rec.filepath}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import json
+
+    from .evaluation import evaluate_retrieval
+
+    try:
+        k = [int(c) for c in args.k.split(",") if c.strip()]
+    except ValueError:
+        raise VideorecError(f"-k must be a comma-separated list of integers, got {args.k!r}") from None
+    report = evaluate_retrieval(_load_dataset(args.dataset), brain_key=args.brain_key, k=k,
+                                query_tag=args.query_tag, gallery_tag=args.gallery_tag)
+    if args.json:
+        print(json.dumps(report.metrics))
+        return 0
+    print(f"{report.num_queries} queries ({args.query_tag}) against {report.num_gallery} gallery clips ({args.gallery_tag})")
+    for name, value in report.metrics.items():
+        print(f"{name:<24} {value:.4f}")
+    print(report.table())
+    return 0
+
+
+def _cmd_map(args) -> int:
+    from .visualization import embeddings_map
+
+    png = embeddings_map(_load_dataset(args.dataset), field=args.field, brain_key=args.brain_key, out=args.out)
+    print(f"map under brain key {args.brain_key!r}; scatter: {png}")
+    return 0
 
 
 # --- report / demo (Demo issue) ------------------------------------------------------------------
 def _add_demo_commands(sub) -> None:
-    pass
+    p = sub.add_parser("report", help="write the HTML report (curves, precision@k, map, examples)")
+    _add_dataset_args(p)
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, help="similarity index to report on")
+    p.add_argument("--out", help="output folder (default: under VIDEOREC_HOME/reports)")
+    p.add_argument("--model", help="trained model folder (default: the one recorded with the index)")
+    p.add_argument("-k", type=_int_list, default=[1, 5, 10], help="comma-separated k values")
+    p.set_defaults(handler=_cmd_report, uses_tensorflow=True)
+
+    p = sub.add_parser("demo", help="the whole pipeline: load, train, embed, index, evaluate, report")
+    p.add_argument("--source", choices=["auto", "ucf101", "synthetic"], default="auto",
+                   help="auto: UCF101 when its archive is reachable, else the synthetic motion set")
+    p.add_argument("--url", default=config.UCF101_URL, help="UCF101_videos.zip URL or local path")
+    p.add_argument("--dataset", help="dataset name (default depends on the source)")
+    p.add_argument("--preset", default=config.DEFAULT_PRESET, help="model preset (fast, tutorial, tiny)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    p.add_argument("--fresh", action="store_true", help="redo every stage instead of reusing results")
+    p.add_argument("--out", help="report folder")
+    p.add_argument("--app", action="store_true", help="open the FiftyOne App on the result")
+    p.set_defaults(handler=_cmd_demo, uses_tensorflow=True)
+
+
+def _cmd_report(args) -> int:
+    from .report import write_report
+
+    page = write_report(args.dataset, args.brain_key, out_dir=args.out, model_dir=args.model, k=args.k)
+    print(f"report written: {page}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    import time
+
+    from .demo import run_demo
+
+    start = time.perf_counter()
+    result = run_demo(source=args.source, url=args.url, dataset_name=args.dataset, preset=args.preset,
+                      epochs=args.epochs, fresh=args.fresh, out_dir=args.out)
+    print(f"demo done in {time.perf_counter() - start:.0f} s: dataset '{result.dataset_name}', "
+          f"model {result.model_dir}")
+    print(f"report: {result.report_path}")
+    if args.app:
+        from .runtime import connect_database
+
+        fo = connect_database()
+        session = fo.launch_app(fo.load_dataset(result.dataset_name))
+        print(f"App running at {session.url} (Ctrl-C to stop)")
+        session.wait()
+    return 0
 
 
 # --- entry point ---------------------------------------------------------------------------------
