@@ -22,6 +22,12 @@ _PUBLIC = {
     "load_trained": "model:load_trained",
     "read_clip": "frames:read_clip",
     # embeddings, similarity, evaluation (issue 5)
+    "load_model": "embedder:load_model",
+    "embed_dataset": "embedder:embed_dataset",
+    "build_index": "similarity:build_index",
+    "recommend": "similarity:recommend",
+    "evaluate_retrieval": "evaluation:evaluate_retrieval",
+    "embeddings_map": "visualization:embeddings_map",
     # report and demo (issue 7)
 }
 

@@ -1,0 +1,190 @@
+"""The FiftyOne Model wrapper: clip embeddings (head removed) and class predictions from a model folder.
+
+``dataset.compute_embeddings(load_model(DIR), embeddings_field=...)`` and
+``dataset.apply_model(model, label_field=...)`` work like any FiftyOne video model; the model
+decodes with :func:`fiftyone_videorec.frames.read_clips` from the sample's file (the reader
+FiftyOne passes is used only for its path). :func:`embed_dataset` is the fast path the CLI uses:
+clips decoded by a thread pool ahead of the network, batched, failures recorded per sample.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import fiftyone.core.models as fom
+
+from . import config
+from .errors import VideorecError
+from .progress import ProgressFn
+
+DEFAULT_CLIPS = 1  # test-time clips per video (see benchmarks/embed.md)
+
+
+class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
+    """A trained (2+1)D ResNet as a FiftyOne video model: ``embed`` gives the pooled vector."""
+
+    def __init__(self, model_dir, clips: int | None = None, batch_size: int | None = None):
+        from .model import load_trained
+
+        import keras
+
+        self.model_dir = Path(model_dir)
+        if not self.model_dir.is_dir():
+            raise VideorecError(f"model folder {self.model_dir} does not exist")
+        trained = load_trained(self.model_dir)
+        self.metadata = trained.metadata
+        self.class_names = list(trained.metadata.get("class_names") or [])
+        self.clips = int(clips or DEFAULT_CLIPS)
+        self.batch_size = int(batch_size or config.DEFAULT_BATCH_SIZE)
+        if self.clips < 1 or self.batch_size < 1:
+            raise VideorecError(f"clips and batch size must be at least 1, got {self.clips} and {self.batch_size}")
+        classifier = trained.classifier
+        self._network = keras.Model(classifier.inputs, [trained.embedder.output, classifier.output])
+        self.config = None
+
+    # --- FiftyOne Model interface
+    @property
+    def media_type(self) -> str:
+        return "video"
+
+    @property
+    def transforms(self):
+        return None
+
+    @property
+    def preprocess(self) -> bool:
+        return False
+
+    @preprocess.setter
+    def preprocess(self, value) -> None:
+        pass
+
+    @property
+    def ragged_batches(self) -> bool:
+        return False
+
+    @property
+    def has_embeddings(self) -> bool:
+        return True
+
+    @property
+    def has_logits(self) -> bool:
+        return True
+
+    def read(self, video) -> np.ndarray:
+        """Return ``(clips, n_frames, S, S, 3)`` uint8 clips of a path or a FiftyOne video reader."""
+        from .frames import read_clips
+
+        path = getattr(video, "inpath", video)
+        m = self.metadata
+        return read_clips(str(path), m["n_frames"], m["frame_step"], m["image_size"], clips=self.clips)
+
+    def run(self, clip_stacks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (L2-normalised embeddings, mean logits), one row per video, for stacks of clips."""
+        flat = np.concatenate(clip_stacks)
+        vectors, logits = [], []
+        for start in range(0, len(flat), self.batch_size):
+            emb, lg = self._network(flat[start:start + self.batch_size], training=False)
+            vectors.append(np.asarray(emb, np.float32))
+            logits.append(np.asarray(lg, np.float32))
+        vectors, logits = np.concatenate(vectors), np.concatenate(logits)
+        bounds = np.cumsum([0] + [len(s) for s in clip_stacks])
+        per_video = [vectors[a:b].mean(axis=0) if self.clips == 1 else _unit(vectors[a:b]).mean(axis=0)
+                     for a, b in zip(bounds[:-1], bounds[1:])]
+        return _unit(np.stack(per_video)), np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def embed(self, arg) -> np.ndarray:
+        """Return the embedding of one video (a path, a FiftyOne video reader or a clip array)."""
+        return self.embed_all([arg])[0]
+
+    def embed_all(self, args) -> np.ndarray:
+        return self.run([_as_clips(a) if isinstance(a, np.ndarray) else self.read(a) for a in args])[0]
+
+    def predict(self, arg):
+        return self.predict_all([arg])[0]
+
+    def predict_all(self, args):
+        import fiftyone as fo
+
+        _, logits = self.run([_as_clips(a) if isinstance(a, np.ndarray) else self.read(a) for a in args])
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        names = self.class_names or [str(i) for i in range(logits.shape[1])]
+        return [fo.Classification(label=names[int(p.argmax())], confidence=float(p.max()), logits=lg)
+                for p, lg in zip(probs, logits)]
+
+
+def _as_clips(array: np.ndarray) -> np.ndarray:
+    return array[None] if array.ndim == 4 else array
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def load_model(model_dir, clips: int | None = None, batch_size: int | None = None) -> VideoEmbeddingModel:
+    """Return the FiftyOne Model for a trained model folder (one-line error if it is not one)."""
+    return VideoEmbeddingModel(model_dir, clips=clips, batch_size=batch_size)
+
+
+@dataclass
+class EmbedSummary:
+    """How many samples were embedded and why the others were not (sample id -> reason)."""
+
+    field: str
+    embedded: int
+    failed: dict = field(default_factory=dict)
+
+
+def embed_dataset(dataset_or_view, model_dir, field: str = config.EMBEDDINGS_FIELD, batch_size: int | None = None,
+                  clips: int | None = None, progress: ProgressFn | None = None, workers: int = 4) -> EmbedSummary:
+    """Embed every sample into ``field``; undecodable samples get a reason in ``config.EMBED_ERROR_FIELD``.
+
+    Decoding runs in a thread pool ahead of inference; vectors are written in batches.
+    """
+    import fiftyone as fo
+
+    from .similarity import check_vector_field, record_model
+
+    model = load_model(model_dir, clips=clips, batch_size=batch_size)
+    dataset = dataset_or_view._dataset
+    check_vector_field(dataset, field)
+    if field not in dataset.get_field_schema():
+        dataset.add_sample_field(field, fo.VectorField)
+    if config.EMBED_ERROR_FIELD not in dataset.get_field_schema():
+        dataset.add_sample_field(config.EMBED_ERROR_FIELD, fo.StringField)
+    ids, paths = dataset_or_view.values(["id", "filepath"])
+    failed: dict[str, str] = {}
+    embedded = 0
+    chunk = max(model.batch_size // model.clips, 1)
+
+    def decode(path):
+        try:
+            return model.read(path), None
+        except Exception as e:  # any decode failure is recorded for that sample, never fatal
+            return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        decoded = pool.map(decode, paths)  # lazily ahead of the consumer
+        for start in range(0, len(ids), chunk):
+            batch_ids, stacks, values = ids[start:start + chunk], [], {}
+            for sid in batch_ids:
+                clip, reason = next(decoded)
+                if clip is None:
+                    failed[sid] = reason
+                else:
+                    stacks.append((sid, clip))
+            if stacks:
+                vectors, _ = model.run([c for _, c in stacks])
+                values = {sid: vec for (sid, _), vec in zip(stacks, vectors)}
+                embedded += len(values)
+            dataset.set_values(field, {**values, **{sid: None for sid in batch_ids if sid in failed}}, key_field="id")
+            dataset.set_values(config.EMBED_ERROR_FIELD, {sid: failed.get(sid) for sid in batch_ids}, key_field="id")
+            if progress:
+                progress(min(start + chunk, len(ids)) / max(len(ids), 1), f"embedded {embedded}")
+    record_model(dataset, field, model.model_dir)
+    return EmbedSummary(field, embedded, failed)

@@ -1,0 +1,167 @@
+"""Cosine similarity indexes (FiftyOne Brain) and ``recommend``: "more clips like this one".
+
+``build_index`` runs ``fiftyone.brain.compute_similarity(..., metric="cosine")`` on an embeddings
+field. The backend is a parameter: ``sklearn`` (default, in memory), ``lancedb`` (embedded, on
+disk under ``config.home_dir() / "lancedb"``), or any other Brain backend (``qdrant``,
+``milvus``, ``mongodb``, ``pinecone``, ...) configured as the Brain documents; those receive
+``backend_kwargs`` unchanged. ``dataset.sort_by_similarity(id, brain_key=...)`` works on the
+index like on any Brain index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .errors import VideorecError
+from .progress import ProgressFn
+
+MODEL_INFO_KEY = "videorec_models"  # dataset.info[key][field or brain key] = model folder
+
+
+@dataclass
+class Recommendation:
+    """One recommended clip: its sample id, file, label and cosine similarity to the query."""
+
+    sample_id: str
+    filepath: str
+    label: str | None
+    score: float
+
+
+@dataclass
+class IndexSummary:
+    """What ``build_index`` indexed and what it left out."""
+
+    brain_key: str
+    field: str
+    backend: str
+    indexed: int
+    missing: int
+
+
+def record_model(dataset, key: str, model_dir) -> None:
+    """Remember which model folder produced ``key`` (an embeddings field or a brain key)."""
+    models = dict(dataset.info.get(MODEL_INFO_KEY, {}))
+    models[key] = str(Path(model_dir).resolve())
+    dataset.info[MODEL_INFO_KEY] = models
+    dataset.save()
+
+
+def recorded_model(dataset, key: str) -> str | None:
+    """Return the model folder recorded for ``key``, if any."""
+    return dataset.info.get(MODEL_INFO_KEY, {}).get(key)
+
+
+def _brain_info(dataset, brain_key: str):
+    if brain_key not in dataset.list_brain_runs():
+        known = ", ".join(dataset.list_brain_runs()) or "none"
+        raise VideorecError(f"unknown brain key {brain_key!r} on dataset {dataset.name!r} (known: {known})")
+    return dataset.get_brain_info(brain_key)
+
+
+def index_field(dataset, brain_key: str) -> str:
+    """Return the embeddings field the ``brain_key`` index was built from."""
+    field_name = _brain_info(dataset, brain_key).config.embeddings_field
+    if not field_name:
+        raise VideorecError(f"brain run {brain_key!r} was not built from an embeddings field")
+    return field_name
+
+
+def check_vector_field(dataset, field_name: str) -> None:
+    """Raise a one-line error unless ``field_name`` is absent or a vector/array field."""
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    if field_name in schema and not isinstance(schema[field_name], (fo.VectorField, fo.ArrayField)):
+        kind = type(schema[field_name]).__name__
+        raise VideorecError(f"field {field_name!r} already holds {kind} values, not embeddings; choose another --field")
+
+
+def build_index(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str = config.BRAIN_KEY,
+                backend: str = "sklearn", progress: ProgressFn | None = None, **backend_kwargs) -> IndexSummary:
+    """Index ``field`` by cosine similarity under ``brain_key``; samples without a vector are left out.
+
+    Re-running with the same key replaces the index.
+    """
+    import fiftyone.brain as fob
+
+    if field not in dataset.get_field_schema():
+        raise VideorecError(f"dataset {dataset.name!r} has no field {field!r}; run 'videorec embed' first")
+    check_vector_field(dataset, field)
+    with_vectors = dataset.exists(field)
+    indexed, missing = len(with_vectors), len(dataset) - len(with_vectors)
+    if indexed == 0:
+        raise VideorecError(f"no sample of {dataset.name!r} has an embedding in {field!r}")
+    if backend == "lancedb":
+        backend_kwargs.setdefault("uri", str(config.home_dir() / "lancedb"))
+        backend_kwargs.setdefault("table_name", f"{dataset.name}-{brain_key}".replace("/", "_"))
+    if brain_key in dataset.list_brain_runs():
+        dataset.delete_brain_run(brain_key)
+    if progress:
+        progress(0.0, f"indexing {indexed} vectors ({backend})")
+    fob.compute_similarity(with_vectors, embeddings=field, metric="cosine", brain_key=brain_key, backend=backend,
+                           progress=False, **backend_kwargs)
+    model_dir = recorded_model(dataset, field)
+    if model_dir:
+        record_model(dataset, brain_key, model_dir)
+    if progress:
+        progress(1.0, "indexed")
+    return IndexSummary(brain_key, field, backend, indexed, missing)
+
+
+def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.ndarray, object]:
+    """Return (vector, sample or None) for a sample id or a video file path."""
+    from bson import ObjectId
+
+    if isinstance(query, str) and ObjectId.is_valid(query):
+        try:
+            sample = dataset[query]
+        except KeyError:
+            raise VideorecError(f"no sample with id {query} in dataset {dataset.name!r}") from None
+        vector = sample[field_name] if field_name in sample else None
+        if vector is None:
+            raise VideorecError(f"sample {query} has no embedding in {field_name!r}")
+        return np.asarray(vector, float), sample
+    path = Path(str(query))
+    if not path.is_file():
+        raise VideorecError(f"query {query!r} is neither a sample id of {dataset.name!r} nor a video file")
+    model_dir = recorded_model(dataset, brain_key) or recorded_model(dataset, field_name)
+    if not model_dir:
+        raise VideorecError(f"no model is recorded for index {brain_key!r}; embed with 'videorec embed' to query by file")
+    from .embedder import load_model
+
+    return np.asarray(load_model(model_dir).embed(str(path)), float), None
+
+
+def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
+              exclude_same_group: bool = False) -> list[Recommendation]:
+    """Return the ``k`` clips most similar to ``query`` (a sample id or a new video file), best first.
+
+    Scores are cosine similarities. The query sample itself is never returned; with
+    ``exclude_same_group`` neither are clips sharing its ``config.GROUP_FIELD``.
+    """
+    if k < 1:
+        raise VideorecError(f"k must be at least 1, got {k}")
+    field_name = index_field(dataset, brain_key)
+    vector, sample = _query_vector(dataset, query, field_name, brain_key)
+    skip_ids = {sample.id} if sample is not None else set()
+    group = sample.get_field(config.GROUP_FIELD) if sample is not None and dataset.has_field(config.GROUP_FIELD) else None
+    if exclude_same_group and group is not None:
+        skip_ids |= set(dataset.match({config.GROUP_FIELD: group}).values("id"))
+    view = dataset.sort_by_similarity(vector, k=k + len(skip_ids), brain_key=brain_key)
+    label_path = f"{config.LABEL_FIELD}.label" if dataset.has_field(config.LABEL_FIELD) else None
+    ids, paths, vectors = view.values(["id", "filepath", field_name])
+    labels = view.values(label_path) if label_path else [None] * len(ids)
+    query_unit = vector / (np.linalg.norm(vector) or 1)
+    out = []
+    for sid, path, vec, label in zip(ids, paths, vectors, labels):
+        if sid in skip_ids or vec is None:
+            continue
+        vec = np.asarray(vec, float)
+        out.append(Recommendation(sid, path, label, float(query_unit @ vec / (np.linalg.norm(vec) or 1))))
+    out.sort(key=lambda r: -r.score)
+    return out[:k]

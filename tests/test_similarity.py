@@ -1,0 +1,107 @@
+"""Cosine indexes and recommend() on vectors written into a real FiftyOne dataset."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fiftyone_videorec import config
+from fiftyone_videorec.cli import main
+from fiftyone_videorec.errors import VideorecError
+from fiftyone_videorec.evaluation import evaluate_retrieval
+from fiftyone_videorec.similarity import build_index, recommend
+
+
+@pytest.fixture(scope="module")
+def vector_dataset(tmp_path_factory):
+    import fiftyone as fo
+
+    root = tmp_path_factory.mktemp("vec")
+    rng = np.random.default_rng(0)
+    centers = {"a": np.array([1.0, 0, 0, 0]), "b": np.array([0, 1.0, 0, 0]), "c": np.array([0, 0, 1.0, 0])}
+    ds = fo.Dataset("videorec-sim-test")
+    samples = []
+    for i in range(30):
+        label = "abc"[i % 3]
+        path = root / f"{i}.mp4"
+        path.write_bytes(b"")
+        s = fo.Sample(filepath=str(path), tags=["test" if i < 6 else "train"])
+        s[config.LABEL_FIELD] = fo.Classification(label=label)
+        s[config.GROUP_FIELD] = f"g{i // 2}"
+        s[config.EMBEDDINGS_FIELD] = centers[label] + 0.3 * rng.standard_normal(4)
+        samples.append(s)
+    ds.add_samples(samples)
+    return ds
+
+
+def test_recommend_excludes_self_and_scores_are_cosine(vector_dataset):
+    ds = vector_dataset
+    build_index(ds)
+    query = ds.first()
+    recs = recommend(ds, query.id, k=5)
+    assert len(recs) == 5 and query.id not in {r.sample_id for r in recs}
+    ids, vecs = ds.values(["id", config.EMBEDDINGS_FIELD])
+    all_vecs = np.stack(vecs)
+    q = np.asarray(query[config.EMBEDDINGS_FIELD])
+    cos = all_vecs @ q / np.linalg.norm(all_vecs, axis=1) / np.linalg.norm(q)
+    expected = [ids[i] for i in np.argsort(-cos) if ids[i] != query.id][:5]
+    assert [r.sample_id for r in recs] == expected
+    assert np.allclose([r.score for r in recs], np.sort(cos)[::-1][1:6])
+    sorted_ids = ds.sort_by_similarity(q, k=6, brain_key=config.BRAIN_KEY).values("id")
+    assert [i for i in sorted_ids if i != query.id][:5] == expected
+
+
+def test_group_exclusion(vector_dataset):
+    ds = vector_dataset
+    build_index(ds)
+    query = ds.first()
+    mates = set(ds.match({config.GROUP_FIELD: query[config.GROUP_FIELD]}).values("id"))
+    recs = recommend(ds, query.id, k=10, exclude_same_group=True)
+    assert len(recs) == 10 and not mates & {r.sample_id for r in recs}
+    assert mates - {query.id} & {r.sample_id for r in recommend(ds, query.id, k=29)}
+
+
+def test_lancedb_gives_same_top_k_as_sklearn(vector_dataset):
+    ds = vector_dataset
+    build_index(ds, brain_key="sk")
+    build_index(ds, brain_key="lance", backend="lancedb")
+    for sid in ds.limit(3).values("id"):
+        sk = recommend(ds, sid, k=5, brain_key="sk")
+        lance = recommend(ds, sid, k=5, brain_key="lance")
+        assert [r.sample_id for r in sk] == [r.sample_id for r in lance]
+        assert np.allclose([r.score for r in sk], [r.score for r in lance], atol=1e-5)
+
+
+def test_index_with_missing_embeddings_and_bad_queries(vector_dataset, capsys):
+    ds = vector_dataset.clone("videorec-sim-missing")
+    ds.limit(4).set_field(config.EMBEDDINGS_FIELD, None).save()
+    summary = build_index(ds, brain_key="partial")
+    assert (summary.indexed, summary.missing) == (26, 4)
+    assert main(["index", "--dataset", ds.name, "--brain-key", "partial2"]) == 0
+    assert "4 samples have no embedding" in capsys.readouterr().out
+    with pytest.raises(VideorecError, match="no sample with id"):
+        recommend(ds, "0" * 24, brain_key="partial")
+    with pytest.raises(VideorecError, match="unknown brain key"):
+        recommend(ds, ds.first().id, brain_key="nope")
+    assert main(["similar", "--dataset", ds.name, "--brain-key", "nope", "--sample-id", ds.first().id]) == 2
+    ds.set_values("notvec", ["x"] * len(ds))
+    with pytest.raises(VideorecError, match="not embeddings"):
+        build_index(ds, field="notvec")
+
+
+def test_evaluate_matches_hand_computation(vector_dataset, capsys):
+    ds = vector_dataset
+    build_index(ds)
+    report = evaluate_retrieval(ds, k=(1, 5))
+    q_vecs, q_labels = ds.match_tags("test").values([config.EMBEDDINGS_FIELD, f"{config.LABEL_FIELD}.label"])
+    g_vecs, g_labels = ds.match_tags("train").values([config.EMBEDDINGS_FIELD, f"{config.LABEL_FIELD}.label"])
+    G = np.stack(g_vecs) / np.linalg.norm(np.stack(g_vecs), axis=1, keepdims=True)
+    precisions = []
+    for v, label in zip(q_vecs, q_labels):
+        top = np.argsort(-(G @ v))[:5]
+        precisions.append(np.mean([g_labels[i] == label for i in top]))
+    assert report.metrics["precision@5"] == pytest.approx(np.mean(precisions))
+    assert report.metrics["chance_precision@5"] == pytest.approx(1 / 3)
+    assert main(["evaluate", "--dataset", ds.name, "-k", "1,5", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == pytest.approx(report.metrics)
