@@ -70,3 +70,9 @@ def test_corrupt_model_file_is_one_line(tmp_path):
 def test_unknown_preset_is_one_line():
     with pytest.raises(VideorecError, match="unknown preset"):
         build_model("huge")
+
+
+def test_tiny_model_dir_fixture_is_a_loadable_model(tiny_model_dir):
+    trained = load_trained(tiny_model_dir)
+    assert trained.preset.name == "tiny" and len(trained.metadata["class_names"]) >= 2
+    assert trained.metadata["embedding_dim"] == trained.embedder.output.shape[-1]
