@@ -21,12 +21,14 @@ def _messy_tree(root):
     ffmpeg_convert(mj, b / "clip.mkv", "-c:v", "libx264", "-pix_fmt", "yuv420p")
     ffmpeg_convert(mj, b / "frag.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                    "-movflags", "frag_keyframe+empty_moov")
+    # a raw H.264 stream: no container duration (ffprobe says N/A), but OpenCV decodes it
+    ffmpeg_convert(mj, b / "raw.h264", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "h264")
     ffmpeg_convert(mj, b / "anim.gif")
     (a / "empty.mp4").write_bytes(b"")
     data = (b / "h264.mp4").read_bytes()
     (a / "truncated.mp4").write_bytes(data[: len(data) // 8])
     (a / "notes.avi").write_text("this is not a video\n")
-    return 6, 3
+    return 7, 3
 
 
 def test_messy_folder(tmp_path, dataset_name):
@@ -42,7 +44,7 @@ def test_messy_folder(tmp_path, dataset_name):
     assert set(dataset.distinct("ground_truth.label")) == {"walk", "run"}
     assert all(fp.endswith(".mp4") for fp in dataset.values("filepath"))
     assert all(n and n > 0 for n in dataset.values("metadata.total_frame_count"))
-    assert dataset.count_sample_tags() == {"train": 2, "test": 4}
+    assert dataset.count_sample_tags() == {"train": 2, "test": 5}
     # originals untouched and recorded; re-run adds nothing twice
     assert (tmp_path / "tree" / "test" / "run" / "anim.gif").exists()
     dataset, _ = load_folder(tmp_path / "tree", dataset_name, cache_dir=tmp_path / "cache")
