@@ -1,0 +1,130 @@
+"""The FiftyOne video Model on real-world-like clips: SDK, fast path and CLI fill every sample."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fiftyone_videorec import config
+from fiftyone_videorec.cli import main
+from fiftyone_videorec.errors import VideorecError
+from tests.videos import ffmpeg_convert, moving_square_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """An untrained "tiny" model folder (weights do not matter for plumbing; 3 classes)."""
+    from fiftyone_videorec.model import build_model, save_trained
+
+    classifier, _ = build_model("tiny", num_classes=3)
+    out = tmp_path_factory.mktemp("model")
+    save_trained(out, classifier, {"preset": "tiny", "class_names": ["a", "b", "c"]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    avi = write_video(root / "mjpg.avi", fourcc="MJPG", n_frames=16)
+    write_video(root / "mp4v.mp4", fourcc="mp4v", n_frames=16, seed=1)
+    ffmpeg_convert(avi, root / "h264_nodur.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                   "-movflags", "frag_keyframe+empty_moov")
+    ffmpeg_convert(avi, root / "clip.mkv", "-c:v", "libx264")
+    ffmpeg_convert(avi, root / "anim.gif")
+    ffmpeg_convert(root / "anim.gif", root / "from_gif.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+    write_video(root / "hd.avi", fourcc="MJPG", n_frames=6, size=(1920, 1080))
+    write_video(root / "fps8.avi", fourcc="MJPG", n_frames=12, fps=8, seed=2)
+    write_video(root / "short.avi", fourcc="MJPG", n_frames=2, seed=3)
+    return root
+
+
+@pytest.fixture()
+def clip_dataset(clip_folder):
+    import fiftyone as fo
+
+    ds = fo.Dataset()
+    ds.add_samples([fo.Sample(filepath=str(p), tags=["train"]) for p in sorted(clip_folder.iterdir())
+                    if p.suffix != ".gif"])
+    for i, s in enumerate(ds):
+        s[config.LABEL_FIELD] = fo.Classification(label="abc"[i % 3])
+        s.save()
+    return ds
+
+
+def test_compute_embeddings_fills_every_sample_and_matches_embed(clip_dataset, model_dir):
+    from fiftyone_videorec.embedder import embed_dataset, load_model
+
+    model = load_model(model_dir)
+    clip_dataset.compute_embeddings(model, embeddings_field="sdk")
+    fast = embed_dataset(clip_dataset, model_dir, field="fast")
+    assert fast.embedded == len(clip_dataset) == 8 and not fast.failed
+    for sample in clip_dataset:
+        assert sample["sdk"] is not None, sample.filepath
+        direct = model.embed(sample.filepath)
+        assert np.allclose(sample["sdk"], direct, atol=1e-5)
+        assert np.allclose(sample["fast"], direct, atol=1e-5)
+        assert np.linalg.norm(direct) == pytest.approx(1.0, abs=1e-5)
+    clip_dataset.apply_model(model, label_field="predictions")
+    pred = clip_dataset.first()["predictions"]
+    assert pred.label in {"a", "b", "c"} and 0 < pred.confidence <= 1
+
+
+def test_clip_averaging_is_normalised_mean(clip_folder, model_dir):
+    from fiftyone_videorec.embedder import load_model
+
+    one = load_model(model_dir, clips=1)
+    three = load_model(model_dir, clips=3)
+    clips = three.read(clip_folder / "mjpg.avi")
+    assert clips.shape[0] == 3
+    per_clip = [one.embed(c) for c in clips]
+    mean = np.mean(per_clip, axis=0)
+    assert np.allclose(three.embed(str(clip_folder / "mjpg.avi")), mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_failures_recorded_and_bad_inputs(clip_dataset, clip_folder, model_dir, tmp_path):
+    import fiftyone as fo
+
+    from fiftyone_videorec.embedder import embed_dataset, load_model
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    clip_dataset.add_sample(fo.Sample(filepath=str(broken)))
+    summary = embed_dataset(clip_dataset, model_dir, field="emb")
+    assert summary.embedded == 8 and len(summary.failed) == 1
+    bad = clip_dataset.match({"filepath": str(broken)}).first()
+    assert bad["emb"] is None and bad[config.EMBED_ERROR_FIELD]
+    assert len(clip_dataset.exists(config.EMBED_ERROR_FIELD)) == 1
+    with pytest.raises(VideorecError, match="does not exist"):
+        load_model(tmp_path / "missing")
+    with pytest.raises(VideorecError, match="not a videorec model"):
+        load_model(clip_folder)
+    clip_dataset.set_values("text", ["x"] * len(clip_dataset))
+    with pytest.raises(VideorecError, match="not embeddings"):
+        embed_dataset(clip_dataset, model_dir, field="text")
+
+
+@pytest.mark.pipeline
+def test_cli_embed_index_similar_evaluate(clip_dataset, clip_folder, model_dir, capsys, tmp_path):
+    clip_dataset.persistent = True
+    name = clip_dataset.name
+    clip_dataset.limit(3).tag_samples("test")
+    clip_dataset.limit(3).untag_samples("train")
+    assert main(["embed", "--dataset", name, "--model", str(model_dir), "--field", "cli"]) == 0
+    assert "embedded 8 of 8" in capsys.readouterr().out
+    assert main(["index", "--dataset", name, "--field", "cli", "--brain-key", "k"]) == 0
+    first = clip_dataset.first()
+    capsys.readouterr()
+    assert main(["similar", "--dataset", name, "--brain-key", "k", "--sample-id", first.id, "-k", "3"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["rank", "score", "label", "file"] and len(table) == 4
+    assert first.filepath not in "\n".join(table)
+    new_video = write_video(tmp_path / "new.avi", fourcc="MJPG", n_frames=16, seed=9)
+    assert main(["similar", "--dataset", name, "--brain-key", "k", "--video", str(new_video), "-k", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    (tmp_path / "bad.mp4").write_bytes(b"junk")
+    assert main(["similar", "--dataset", name, "--brain-key", "k", "--video", str(tmp_path / "bad.mp4")]) == 2
+    capsys.readouterr()
+    assert main(["evaluate", "--dataset", name, "--brain-key", "k", "-k", "1,3", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"precision@3", "recall@3", "map@3", "chance_precision@3"} <= set(metrics)
+    assert main(["embed", "--dataset", name, "--model", str(tmp_path / "nope"), "--field", "x"]) == 2
