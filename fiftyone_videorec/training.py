@@ -168,7 +168,7 @@ def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress):
                 self.model.save_weights(ckpt / "best.weights.h5")
             else:
                 state["wait"] += 1
-                self.model.stop_training = state["wait"] >= PATIENCE
+                self.model.stop_training = state["wait"] >= PATIENCE and epoch + 1 >= epochs // 2
             state["epoch"] = epoch + 1
             state["stopped_early"] = bool(self.model.stop_training)
             self.model.save(ckpt / "last.keras")  # with optimizer state, for --resume
