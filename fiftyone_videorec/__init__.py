@@ -28,6 +28,7 @@ _PUBLIC = {
     "recommend": "similarity:recommend",
     "evaluate_retrieval": "evaluation:evaluate_retrieval",
     "embeddings_map": "visualization:embeddings_map",
+    "VideoEmbeddingModel": "embedder:VideoEmbeddingModel",
     # report and demo (issue 7)
 }
 
