@@ -1,0 +1,121 @@
+"""The plugin in the real FiftyOne App: select a clip, run find_similar_videos, read the grid.
+
+The App server runs in a subprocess on a free loopback port; Debian's Chromium drives it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+
+from fiftyone_videorec import config
+from tests.app import chromium_page, running_app
+from tests.videos import ffmpeg_convert, write_video
+
+pytestmark = pytest.mark.browser
+
+N_CLIPS, K = 6, 4
+
+TILES_JS = """() => Array.from(document.querySelectorAll('[data-cy="looker"]')).map(el => {
+    const box = el.getBoundingClientRect();
+    return {x: box.x, y: box.y, titles: Array.from(el.querySelectorAll('[title]')).map(t => t.title)};
+})"""
+
+PLAY_JS = """(src) => new Promise(resolve => {
+    const video = document.createElement('video');
+    video.muted = true;
+    video.onerror = () => resolve({error: video.error ? video.error.code : -1, time: 0});
+    video.ontimeupdate = () => { if (video.currentTime > 0) resolve({error: null, time: video.currentTime}); };
+    video.src = src;
+    video.play().catch(e => resolve({error: String(e), time: 0}));
+    setTimeout(() => resolve({error: 'timeout', time: video.currentTime}), 20000);
+})"""
+
+
+@pytest.fixture
+def indexed_video_dataset(tmp_path, dataset_name):
+    """Six H.264 MP4 clips with fixed embeddings and a cosine index (no model needed in the App)."""
+    import fiftyone as fo
+
+    from fiftyone_videorec.similarity import build_index
+
+    dataset = fo.Dataset(dataset_name, persistent=True)
+    vectors = np.random.default_rng(7).normal(size=(N_CLIPS, 8))
+    for i in range(N_CLIPS):
+        raw = write_video(tmp_path / f"raw{i}.avi", seed=i, dx=1 + i)
+        clip = ffmpeg_convert(raw, tmp_path / f"clip{i}.mp4", "-c:v", "libx264", "-pix_fmt",
+                              "yuv420p", "-movflags", "+faststart")
+        dataset.add_sample(fo.Sample(filepath=str(clip), **{
+            config.LABEL_FIELD: fo.Classification(label=f"clip{i}"),
+            config.EMBEDDINGS_FIELD: vectors[i]}))
+    dataset.compute_metadata()
+    build_index(dataset)
+    return dataset
+
+
+def _grid_tiles(page) -> list[dict]:
+    """Return the grid's tiles in reading order, each as {label, score}."""
+    tiles = sorted(page.evaluate(TILES_JS), key=lambda t: (round(t["y"]), t["x"]))
+    out = []
+    for tile in tiles:
+        fields = dict(title.split(": ", 1) for title in tile["titles"] if ": " in title)
+        score = fields.get(config.SIMILARITY_SCORE_FIELD)
+        out.append({"label": fields.get(config.LABEL_FIELD),
+                    "score": float(score) if score is not None else None})
+    return out
+
+
+def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_path, artifacts_dir):
+    from fiftyone_videorec.similarity import recommend
+
+    dataset = indexed_video_dataset
+    with running_app(tmp_path / "app.log") as app, chromium_page() as page:
+        page.goto(app.dataset_url(dataset.name))
+        lookers = page.locator('[data-cy="looker"]')
+        lookers.first.wait_for(timeout=90_000)
+        page.wait_for_function(f"document.querySelectorAll('[data-cy=\"looker\"]').length == {N_CLIPS}",
+                               timeout=60_000)
+        dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
+        if dismiss.count():
+            dismiss.click()
+        query_label = _grid_tiles(page)[0]["label"]
+        query_id = dataset.match({f"{config.LABEL_FIELD}.label": query_label}).first().id
+
+        # The App serves each clip and this browser decodes and plays it (H.264 MP4)
+        playback = [page.evaluate(PLAY_JS, f"/media?filepath={quote(path)}")
+                    for path in dataset.values("filepath")]
+
+        # Select the first clip, then run the operator from the operator browser
+        lookers.first.hover()
+        lookers.first.locator('[data-cy="looker-checkbox-"]').click(force=True)
+        page.locator('[data-cy="action-browse-operations"]').click()
+        page.keyboard.type("find similar videos")
+        page.keyboard.press("Enter")
+        page.get_by_text(f"Query: sample {query_id}").wait_for(timeout=60_000)
+        k_box = page.locator("xpath=//*[text()='How many clips']/following::input[1]")
+        k_box.fill(str(K))
+        page.screenshot(path=str(artifacts_dir / "find_similar_form.png"))
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text("Most similar clips").wait_for(timeout=60_000)
+        page.wait_for_function(
+            f"document.querySelectorAll('[data-cy=\"looker\"]').length == {K}", timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / "find_similar_result.png"))
+        page.get_by_role("button", name="Close").click()
+        page.wait_for_function(  # every tile shows its score
+            f"document.querySelectorAll('[title^=\"{config.SIMILARITY_SCORE_FIELD}: \"]').length == {K}",
+            timeout=30_000)
+        tiles = _grid_tiles(page)
+        page.screenshot(path=str(artifacts_dir / "find_similar_grid.png"))
+        error_tiles = page.locator('[class*="lookerError"]').count()
+        page_errors = list(page.errors)
+
+    expected = recommend(dataset, query_id, k=K)
+    assert [t["label"] for t in tiles] == [r.label for r in expected]
+    assert [t["score"] for t in tiles] == pytest.approx([r.score for r in expected], abs=1e-3)
+    assert query_label not in [t["label"] for t in tiles]
+    assert all(p["error"] is None and p["time"] > 0 for p in playback), playback
+    assert error_tiles == 0
+    assert page_errors == []
+    assert (artifacts_dir / "find_similar_grid.png").stat().st_size > 10_000
