@@ -43,7 +43,7 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         if self.clips < 1 or self.batch_size < 1:
             raise VideorecError(f"clips and batch size must be at least 1, got {self.clips} and {self.batch_size}")
         classifier = trained.classifier
-        self._network = keras.Model(classifier.inputs, [trained.embedder.output, classifier.output])
+        self._network = keras.Model(classifier.input, [trained.embedder.output, classifier.output])
         self.config = None
 
     # --- FiftyOne Model interface
@@ -146,11 +146,17 @@ def embed_dataset(dataset_or_view, model_dir, field: str = config.EMBEDDINGS_FIE
 
     Decoding runs in a thread pool ahead of inference; vectors are written in batches.
     """
+    model = load_model(model_dir, clips=clips, batch_size=batch_size)
+    return embed_samples(dataset_or_view, model, field=field, progress=progress, workers=workers)
+
+
+def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = config.EMBEDDINGS_FIELD,
+                  progress: ProgressFn | None = None, workers: int = 4) -> EmbedSummary:
+    """Like :func:`embed_dataset` with a model already loaded (benchmarks time this part alone)."""
     import fiftyone as fo
 
     from .similarity import check_vector_field, record_model
 
-    model = load_model(model_dir, clips=clips, batch_size=batch_size)
     dataset = dataset_or_view._dataset
     check_vector_field(dataset, field)
     if field not in dataset.get_field_schema():

@@ -1,0 +1,185 @@
+"""Embedding benchmark: clips/s (ours vs the seed's pipeline), peak memory, recommend latency.
+
+Run through ``python scripts/benchmark.py embed [--quick]``. Set FIFTYONE_DATABASE_DIR and
+VIDEOREC_HOME to private folders first: the script creates datasets and files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH = "videorec-bench-embed"
+
+
+def _clips(root: Path, count: int, frames: int = 150, size=(320, 240)) -> list[Path]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.videos import write_video
+
+    paths = []
+    for i in range(count):
+        path = root / f"clip{i:03d}.avi"
+        if not path.exists():
+            write_video(path, fourcc="MJPG", n_frames=frames, size=size, seed=i, dx=1 + i % 5)
+        paths.append(path)
+    return paths
+
+
+def _model_dir(root: Path, preset: str) -> Path:
+    from fiftyone_videorec.model import build_model, save_trained
+
+    out = root / preset
+    if not (out / "metadata.json").is_file():  # timing does not depend on the weights' values
+        classifier, _ = build_model(preset, num_classes=10)
+        save_trained(out, classifier, {"preset": preset, "class_names": [str(i) for i in range(10)]})
+    return out
+
+
+def _dataset(name: str, paths: list[Path]):
+    import fiftyone as fo
+
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    dataset = fo.Dataset(name)
+    dataset.add_samples([fo.Sample(filepath=str(p)) for p in paths])
+    return dataset
+
+
+def seed_embed(paths: list[Path], embedder, n_frames=10, frame_step=15, size=224, batch=8) -> np.ndarray:
+    """The seed's pipeline: per-frame cv2 seek + resize to 224², the tutorial network, batch 8."""
+    import cv2
+
+    out, batch_clips = [], []
+    for path in paths:
+        cap = cv2.VideoCapture(str(path))
+        frames = []
+        for i in range(n_frames):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, i * frame_step)
+            ok, frame = cap.read()
+            frame = cv2.resize(frame, (size, size)) if ok else np.zeros((size, size, 3), np.uint8)
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        cap.release()
+        batch_clips.append(np.stack(frames))
+        if len(batch_clips) == batch or path == paths[-1]:
+            out.append(np.asarray(embedder(np.stack(batch_clips).astype(np.float32), training=False)[0]))
+            batch_clips = []
+    return np.concatenate(out)
+
+
+def throughput(work: Path, count: int) -> dict:
+    from fiftyone_videorec.embedder import embed_samples, load_model
+
+    paths = _clips(work / "clips", count)
+    ours_model = load_model(_model_dir(work, "fast"))
+    seed_model = load_model(_model_dir(work, "tutorial"))
+    dataset = _dataset(BENCH, paths)
+    embed_samples(dataset.limit(8), ours_model, field="warm")  # warm-up, excluded
+    seed_embed(paths[:8], seed_model._network)
+    started = time.perf_counter()
+    summary = embed_samples(dataset, ours_model, field="ours")
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    seed_embed(paths, seed_model._network)
+    seed_s = time.perf_counter() - started
+    assert summary.embedded == count
+    return {"clips": count, "clip_shape": "150 frames 320x240 MJPG",
+            "ours_clips_per_s": round(count / ours_s, 2), "seed_clips_per_s": round(count / seed_s, 2),
+            "speedup": round(seed_s / ours_s, 1)}
+
+
+_PEAK_CHILD = """
+import resource, sys, time
+from pathlib import Path
+sys.path.insert(0, {scripts!r})
+import bench_embed as b
+from fiftyone_videorec.embedder import embed_samples, load_model
+from fiftyone_videorec.runtime import connect_database
+connect_database()
+paths = b._clips(Path({clips!r}), 50)
+ds = b._dataset("videorec-bench-peak", [paths[i % len(paths)] for i in range({n})])
+model = load_model({model!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+s = embed_samples(ds, model, field="e")
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, s.embedded)
+"""
+
+
+def peak_memory(work: Path, sizes: tuple[int, ...]) -> dict:
+    _clips(work / "clips", 50)
+    model = _model_dir(work, "fast")
+    out = {}
+    for n in sizes:
+        code = _PEAK_CHILD.format(scripts=str(Path(__file__).parent), clips=str(work / "clips"), n=n, model=str(model))
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+        if res.returncode:
+            raise RuntimeError(f"peak-memory child failed: {res.stderr[-2000:]}")
+        before, peak, embedded = map(int, res.stdout.split()[-3:])
+        out[str(n)] = {"peak_rss_mb": round(peak / 1024), "rss_before_embedding_mb": round(before / 1024),
+                       "embedded": embedded}
+    return out
+
+
+def latency(gallery: int, repeats: int = 20) -> dict:
+    import fiftyone as fo
+
+    from fiftyone_videorec import config
+    from fiftyone_videorec.similarity import build_index, recommend
+
+    name = "videorec-bench-latency"
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    ds = fo.Dataset(name)
+    vectors = np.random.default_rng(0).standard_normal((gallery, 128)).astype(np.float32)
+    ds.add_samples([fo.Sample(filepath=f"/bench/{i}.mp4") for i in range(gallery)], progress=False)
+    ds.set_values(config.EMBEDDINGS_FIELD, list(vectors))
+    build_index(ds)
+    ids = ds.take(repeats, seed=1).values("id")
+    recommend(ds, ids[0], k=10)
+    ds.sort_by_similarity(ids[0], k=10, brain_key=config.BRAIN_KEY).values("id")
+    ours, brain = [], []
+    for sid in ids:
+        t = time.perf_counter()
+        recommend(ds, sid, k=10)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ds.sort_by_similarity(sid, k=10, brain_key=config.BRAIN_KEY).values("id")
+        brain.append(time.perf_counter() - t)
+    return {"gallery": gallery, "recommend_p50_ms": round(1000 * float(np.median(ours)), 1),
+            "brain_sort_by_similarity_p50_ms": round(1000 * float(np.median(brain)), 1)}
+
+
+def run(out_dir: Path, quick: bool) -> dict:
+    """Measure and write ``embed.md`` / ``embed.json`` into ``out_dir``."""
+    from fiftyone_videorec import config
+    from fiftyone_videorec.runtime import connect_database
+
+    connect_database()
+    work = config.home_dir() / "bench-embed"
+    result = {"cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+              "throughput": throughput(work, 16 if quick else 64),
+              "peak_memory": peak_memory(work, (40, 160) if quick else (250, 1000)),
+              "latency": latency(2_000 if quick else 100_000), "quick": quick}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "embed.json").write_text(json.dumps(result, indent=2))
+    t, lat = result["throughput"], result["latency"]
+    mem = "\n".join(f"| {n} | {v['peak_rss_mb']} | {v['rss_before_embedding_mb']} |" for n, v in result["peak_memory"].items())
+    (out_dir / "embed.md").write_text(
+        f"# Embedding benchmark\n\n{result['cpu_count']} CPUs; untrained networks (speed does not depend on weights).\n\n"
+        f"## Throughput ({t['clips']} clips, {t['clip_shape']}; model load and warm-up excluded)\n\n"
+        f"| pipeline | clips/s |\n|---|---|\n"
+        f"| seed: per-frame cv2 seek + resize 224², tutorial net, batch 8 | {t['seed_clips_per_s']} |\n"
+        f"| ours: embed_samples, preset fast, sequential decode + thread prefetch, batch {config.DEFAULT_BATCH_SIZE} | {t['ours_clips_per_s']} |\n\n"
+        f"Speed-up: **{t['speedup']}x** (goal >= 5x).\n\n"
+        f"## Peak memory (RSS, a fresh process per size)\n\n| clips embedded | peak RSS MB | RSS before embedding MB |\n|---|---|---|\n{mem}\n\n"
+        f"## recommend latency at {lat['gallery']} gallery vectors (128-d, sklearn cosine index)\n\n"
+        f"| call | p50 ms |\n|---|---|\n| recommend(dataset, id, k=10) | {lat['recommend_p50_ms']} |\n"
+        f"| dataset.sort_by_similarity(id, k=10) | {lat['brain_sort_by_similarity_p50_ms']} |\n")
+    print((out_dir / "embed.md").read_text())
+    return result
