@@ -82,7 +82,7 @@ class BuildVideoSimilarityIndex(foo.Operator):
 
         p = ctx.params
         _, error = forms.run_library(ctx, lambda: build_index(
-            ctx.dataset, field=p["field"], brain_key=p.get("brain_key", config.BRAIN_KEY),
+            ctx.dataset, field=p.get("field", config.EMBEDDINGS_FIELD), brain_key=p.get("brain_key", config.BRAIN_KEY),
             backend=p.get("backend", "sklearn"), progress=forms.progress_to(ctx)))
         if error:
             return {"error": error}

@@ -73,12 +73,12 @@ def model_dirs() -> list[str]:
 
 def choice_field(inputs: types.Object, name: str, choices: list[str], label: str,
                  description: str = "", default: str | None = None):
-    """Add a dropdown of ``choices``; return the property."""
+    """Add a dropdown of ``choices`` (optional: the operator falls back to ``default``); return it."""
     dropdown = types.Dropdown(label=label, description=description)
     for choice in choices:
         dropdown.add_choice(choice, label=choice)
     return inputs.enum(name, dropdown.values(), default=default or (choices[0] if choices else None),
-                       required=True, view=dropdown)
+                       view=dropdown)
 
 
 def progress_to(ctx):
