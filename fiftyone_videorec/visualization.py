@@ -29,7 +29,9 @@ def embeddings_map(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str
     method = "umap" if importlib.util.find_spec("umap") else "tsne"
     if brain_key in dataset.list_brain_runs():
         dataset.delete_brain_run(brain_key)
-    kwargs = {"n_neighbors": min(15, len(view) - 1)} if method == "umap" else {"perplexity": min(30.0, len(view) - 1.0)}
+    dim = len(view.first()[field])
+    kwargs = ({"n_neighbors": min(15, len(view) - 1)} if method == "umap" else
+              {"perplexity": min(30.0, (len(view) - 1) / 3), "pca_dims": 50 if min(dim, len(view)) > 50 else None})
     results = fob.compute_visualization(view, embeddings=field, method=method, brain_key=brain_key, seed=seed,
                                         progress=False, **kwargs)
     points = results.points

@@ -105,3 +105,11 @@ def test_evaluate_matches_hand_computation(vector_dataset, capsys):
     assert main(["evaluate", "--dataset", ds.name, "-k", "1,5", "--json"]) == 0
     out = capsys.readouterr().out
     assert json.loads(out) == pytest.approx(report.metrics)
+
+
+def test_embeddings_map_cli_writes_png_and_brain_run(vector_dataset, tmp_path):
+    png = tmp_path / "map.png"
+    assert main(["map", "--dataset", vector_dataset.name, "--brain-key", "viz", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert vector_dataset.get_brain_info("viz").config.method in ("umap", "tsne")
+    assert len(vector_dataset.load_brain_results("viz").points) == len(vector_dataset)
