@@ -137,6 +137,24 @@ def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.n
     return np.asarray(load_model(model_dir).embed(str(path)), float), None
 
 
+def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str) -> list[str]:
+    """Return the ids of the ``k`` nearest indexed samples by plain cosine similarity.
+
+    The Brain's sklearn backend centres the embeddings (subtracts their mean) before its cosine,
+    so its ``sort_by_similarity`` order is the cosine of centred vectors. For that backend the
+    exact plain-cosine top-k is computed here from the index's own vectors; other backends
+    (LanceDB, Qdrant, ...) rank by plain cosine themselves.
+    """
+    if _brain_info(dataset, brain_key).config.method != "sklearn":
+        return dataset.sort_by_similarity(vector, k=k, brain_key=brain_key).values("id")
+    results = dataset.load_brain_results(brain_key, cache=True)
+    gallery = np.asarray(results.embeddings, np.float32)
+    sims = gallery @ (vector / (np.linalg.norm(vector) or 1)) / np.maximum(np.linalg.norm(gallery, axis=1), 1e-12)
+    k = min(k, len(sims))
+    top = np.argpartition(-sims, k - 1)[:k]
+    return [results.sample_ids[i] for i in top[np.argsort(-sims[top], kind="stable")]]
+
+
 def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
               exclude_same_group: bool = False) -> list[Recommendation]:
     """Return the ``k`` clips most similar to ``query`` (a sample id or a new video file), best first.
@@ -152,7 +170,8 @@ def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
     group = sample.get_field(config.GROUP_FIELD) if sample is not None and dataset.has_field(config.GROUP_FIELD) else None
     if exclude_same_group and group is not None:
         skip_ids |= set(dataset.match({config.GROUP_FIELD: group}).values("id"))
-    view = dataset.sort_by_similarity(vector, k=k + len(skip_ids), brain_key=brain_key)
+    candidate_ids = _candidates(dataset, vector, k + len(skip_ids), brain_key)
+    view = dataset.select(candidate_ids, ordered=True)
     label_path = f"{config.LABEL_FIELD}.label" if dataset.has_field(config.LABEL_FIELD) else None
     ids, paths, vectors = view.values(["id", "filepath", field_name])
     labels = view.values(label_path) if label_path else [None] * len(ids)
