@@ -27,7 +27,7 @@ class ComputeVideoEmbeddings(foo.Operator):
                        f"No trained model in {model_dir}: run 'Train video embedder' first"
                        if model_dir else
                        "No trained model yet: run 'Train video embedder' first, or type a model folder")
-        inputs.str("field", default=config.EMBEDDINGS_FIELD, required=True, label="Embeddings field")
+        inputs.str("field", default=config.EMBEDDINGS_FIELD, label="Embeddings field")
         inputs.int("batch_size", label="Batch size", description="Leave empty for the default")
         inputs.int("clips", label="Clips per video",
                    description="Average the embeddings of this many evenly spaced clips (empty: default)")
@@ -70,7 +70,7 @@ class BuildVideoSimilarityIndex(foo.Operator):
             return types.Property(inputs, view=types.View(label="Build video similarity index"))
         default = config.EMBEDDINGS_FIELD if config.EMBEDDINGS_FIELD in fields else fields[0]
         forms.choice_field(inputs, "field", fields, "Embeddings field", default=default)
-        inputs.str("brain_key", default=config.BRAIN_KEY, required=True, label="Brain key",
+        inputs.str("brain_key", default=config.BRAIN_KEY, label="Brain key",
                    description="An existing index of this name is replaced")
         forms.choice_field(inputs, "backend", ["sklearn", "lancedb"], "Backend",
                            "sklearn keeps the index in the database; lancedb on disk",

@@ -10,12 +10,14 @@ import fiftyone.operators.types as types
 from fiftyone_videorec import config
 from plugin_operators import forms
 
+FOLDER_DATASET = "videorec-folder"
+
 
 def _dataset_name_input(ctx, inputs: types.Object, default: str) -> None:
     """Ask for the dataset name; explain what happens when it already exists."""
     import fiftyone as fo
 
-    inputs.str("dataset_name", default=default, required=True, label="Dataset name")
+    inputs.str("dataset_name", default=default, label="Dataset name")
     inputs.bool("overwrite", default=False, label="Replace an existing dataset of this name",
                 view=types.CheckboxView())
     name = ctx.params.get("dataset_name") or default
@@ -42,12 +44,12 @@ class LoadUCF101Subset(foo.Operator):
     def resolve_input(self, ctx):
         inputs = types.Object()
         _dataset_name_input(ctx, inputs, config.UCF101_DATASET)
-        inputs.int("num_classes", default=config.UCF101_NUM_CLASSES, required=True,
+        inputs.int("num_classes", default=config.UCF101_NUM_CLASSES,
                    label="Classes", description="How many action classes to take (seeded)")
         train, val, test = config.UCF101_SPLIT
-        inputs.int("train", default=train, required=True, label="Train clips per class")
-        inputs.int("val", default=val, required=True, label="Validation clips per class")
-        inputs.int("test", default=test, required=True, label="Test clips per class")
+        inputs.int("train", default=train, label="Train clips per class")
+        inputs.int("val", default=val, label="Validation clips per class")
+        inputs.int("test", default=test, label="Test clips per class")
         inputs.int("seed", default=config.DEFAULT_SEED, label="Seed")
         inputs.str("url", default=config.UCF101_URL, label="Archive URL")
         for name in ("num_classes", "train", "val", "test"):
@@ -61,12 +63,14 @@ class LoadUCF101Subset(foo.Operator):
         from fiftyone_videorec.data.ucf101 import load_ucf101
 
         p = ctx.params
-        split = (p.get("train", 30), p.get("val", 10), p.get("test", 10))
+        name = p.get("dataset_name") or config.UCF101_DATASET
+        split = tuple(p.get(tag) or default for tag, default in zip(config.SPLITS, config.UCF101_SPLIT))
         _, error = forms.run_library(ctx, lambda: load_ucf101(
-            p["dataset_name"], url=p.get("url") or config.UCF101_URL, num_classes=p["num_classes"],
+            name, url=p.get("url") or config.UCF101_URL,
+            num_classes=p.get("num_classes") or config.UCF101_NUM_CLASSES,
             per_class=sum(split), split=split, seed=p.get("seed", config.DEFAULT_SEED),
             overwrite=p.get("overwrite", False), progress=forms.progress_to(ctx)))
-        return {"error": error} if error else _finish(ctx, p["dataset_name"])
+        return {"error": error} if error else _finish(ctx, name)
 
     def resolve_output(self, ctx):
         return types.Property(forms.error_output(ctx))
@@ -83,7 +87,7 @@ class LoadVideoFolder(foo.Operator):
         inputs = types.Object()
         inputs.str("path", required=True, label="Folder",
                    description="Absolute path on the machine that runs FiftyOne")
-        _dataset_name_input(ctx, inputs, "videorec-folder")
+        _dataset_name_input(ctx, inputs, FOLDER_DATASET)
         path = ctx.params.get("path")
         if path and not Path(path).expanduser().is_dir():
             forms.fail(inputs, "path_error", f"No folder at {path}")
@@ -93,13 +97,14 @@ class LoadVideoFolder(foo.Operator):
         from fiftyone_videorec.data.folder import load_folder
 
         p = ctx.params
+        name = p.get("dataset_name") or FOLDER_DATASET
         result, error = forms.run_library(ctx, lambda: load_folder(
-            p["path"], p["dataset_name"], overwrite=p.get("overwrite", False),
+            p["path"], name, overwrite=p.get("overwrite", False),
             progress=forms.progress_to(ctx)))
         if error:
             return {"error": error}
         summary = result[1]
-        return {**_finish(ctx, p["dataset_name"]), "summary": str(summary)}
+        return {**_finish(ctx, name), "summary": str(summary)}
 
     def resolve_output(self, ctx):
         outputs = forms.error_output(ctx)

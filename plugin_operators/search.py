@@ -43,7 +43,7 @@ class FindSimilarVideos(foo.Operator):
         inputs = types.Object()
         if not _index_choice(ctx, inputs, "Similarity index"):
             return types.Property(inputs, view=types.View(label="Find similar videos"))
-        inputs.int("k", default=10, required=True, label="How many clips")
+        inputs.int("k", default=10, label="How many clips")
         inputs.bool("exclude_same_group", default=False, view=types.CheckboxView(),
                     label="Exclude clips from the query's source video group",
                     description=f"Skips clips with the same '{config.GROUP_FIELD}' as the query")

@@ -48,7 +48,7 @@ class TrainVideoEmbedder(foo.Operator):
             forms.choice_field(inputs, name, tags, f"{tag.capitalize()} split tag",
                                default=tag if tag in tags else tags[0])
         preset = ctx.params.get("preset") or config.DEFAULT_PRESET
-        inputs.str("model_dir", default=default_model_dir(ctx.dataset.name, preset), required=True,
+        inputs.str("model_dir", default=default_model_dir(ctx.dataset.name, preset),
                    label="Model folder", description="Where model.keras and metadata.json are written")
         inputs.bool("resume", default=False, label="Resume from this folder's checkpoint",
                     view=types.CheckboxView())
@@ -61,8 +61,10 @@ class TrainVideoEmbedder(foo.Operator):
         from fiftyone_videorec.training import train
 
         p = ctx.params
+        preset = p.get("preset") or config.DEFAULT_PRESET
+        model_dir = p.get("model_dir") or default_model_dir(ctx.dataset.name, preset)
         result, error = forms.run_library(ctx, lambda: train(
-            ctx.dataset.name, p["model_dir"], preset=p.get("preset", config.DEFAULT_PRESET),
+            ctx.dataset.name, model_dir, preset=preset,
             epochs=p.get("epochs"), batch_size=p.get("batch_size"), resume=p.get("resume", False),
             train_tag=p.get("train_tag", config.TRAIN_TAG), val_tag=p.get("val_tag", config.VAL_TAG),
             test_tag=p.get("test_tag", config.TEST_TAG), progress=forms.progress_to(ctx)))
