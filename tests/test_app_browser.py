@@ -67,19 +67,28 @@ def _grid_tiles(page) -> list[dict]:
     return out
 
 
+def _open_grid(page, app, dataset):
+    """Open ``dataset`` in the App and wait until every clip's tile is in the grid."""
+    page.goto(app.dataset_url(dataset.name))
+    page.wait_for_function(f"document.querySelectorAll('[data-cy=\"looker\"]').length == {len(dataset)}",
+                           timeout=90_000)
+    dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
+    if dismiss.count():
+        dismiss.click()
+
+
+def _select_first_tile(page) -> None:
+    first = page.locator('[data-cy="looker"]').first
+    first.hover()
+    first.locator('[data-cy="looker-checkbox-"]').click(force=True)
+
+
 def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_path, artifacts_dir):
     from fiftyone_videorec.similarity import recommend
 
     dataset = indexed_video_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
-        page.goto(app.dataset_url(dataset.name))
-        lookers = page.locator('[data-cy="looker"]')
-        lookers.first.wait_for(timeout=90_000)
-        page.wait_for_function(f"document.querySelectorAll('[data-cy=\"looker\"]').length == {N_CLIPS}",
-                               timeout=60_000)
-        dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
-        if dismiss.count():
-            dismiss.click()
+        _open_grid(page, app, dataset)
         query_label = _grid_tiles(page)[0]["label"]
         query_id = dataset.match({f"{config.LABEL_FIELD}.label": query_label}).first().id
 
@@ -88,8 +97,7 @@ def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_pa
                     for path in dataset.values("filepath")]
 
         # Select the first clip, then run the operator from the operator browser
-        lookers.first.hover()
-        lookers.first.locator('[data-cy="looker-checkbox-"]').click(force=True)
+        _select_first_tile(page)
         page.locator('[data-cy="action-browse-operations"]').click()
         page.keyboard.type("find similar videos")
         page.keyboard.press("Enter")
@@ -119,3 +127,22 @@ def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_pa
     assert error_tiles == 0
     assert page_errors == []
     assert (artifacts_dir / "find_similar_grid.png").stat().st_size > 10_000
+
+
+def test_apps_own_similarity_search_uses_our_index(indexed_video_dataset, tmp_path, artifacts_dir):
+    """The similarity button over the grid searches with our Brain index (no extra set-up)."""
+    dataset = indexed_video_dataset
+    with running_app(tmp_path / "app.log") as app, chromium_page() as page:
+        _open_grid(page, app, dataset)
+        _select_first_tile(page)
+        page.locator('[data-cy="action-sort-by-similarity"]').click()
+        page.get_by_text("Show similar samples").click()
+        # FiftyOne 1.22 runs the search in its Similarity Search panel
+        page.get_by_text("Completed").wait_for(timeout=60_000)
+        panel = page.locator("body").inner_text()
+        page.screenshot(path=str(artifacts_dir / "app_similarity_search.png"))
+        page_errors = list(page.errors)
+
+    assert config.BRAIN_KEY in panel
+    assert f"{len(dataset)} results" in panel  # every indexed clip ranked (k=25 > 6 clips)
+    assert page_errors == []
