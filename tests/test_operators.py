@@ -100,6 +100,12 @@ def test_operators_load_train_embed_index_find_evaluate(synthetic_root, dataset_
     assert [r["sample_id"] for r in result.result["results"]] == [
         r.sample_id for r in recommend(dataset, query.id, k=2)]
 
+    # ... and so does a video file that is not in the dataset (embedded with the recorded model)
+    new_clip = next(synthetic_root.rglob("*.mp4"))
+    result = run("find_similar_videos", dataset_name, {"k": 3, "video_path": str(new_clip)})
+    assert [r["sample_id"] for r in result.result["results"]] == [
+        r.sample_id for r in recommend(dataset, str(new_clip), k=3)]
+
     # evaluate_video_retrieval: the numbers and chance come back for the App to show
     metrics = run("evaluate_video_retrieval", dataset_name, {"k": "1,5"}).result["metrics"]
     assert 0.0 <= metrics["precision@1"] <= 1.0
