@@ -170,3 +170,15 @@ def test_training_without_split_tags_says_to_tag(plain_dataset, tmp_path):
                          {"preset": "tiny", "model_dir": str(tmp_path / "m")})
     assert "has no 'train' tagged clips" in message
     assert not (tmp_path / "m").exists()
+
+
+def test_library_error_is_a_one_line_result_not_a_traceback(tmp_path, dataset_name):
+    import fiftyone as fo
+
+    (tmp_path / "empty").mkdir()
+    result = run("load_video_folder", params={"path": str(tmp_path / "empty"),
+                                              "dataset_name": dataset_name})
+    error = result.result["error"]
+    assert error and "\n" not in error and "Traceback" not in error
+    assert triggered(result, "notify")[0]["message"] == error
+    assert not fo.dataset_exists(dataset_name)
