@@ -146,3 +146,23 @@ def test_apps_own_similarity_search_uses_our_index(indexed_video_dataset, tmp_pa
     assert config.BRAIN_KEY in panel
     assert f"{len(dataset)} results" in panel  # every indexed clip ranked (k=25 > 6 clips)
     assert page_errors == []
+
+
+def test_find_similar_without_a_selection_shows_the_reason_in_the_form(indexed_video_dataset, tmp_path,
+                                                                       artifacts_dir):
+    from playwright.sync_api import expect
+
+    dataset = indexed_video_dataset
+    with running_app(tmp_path / "app.log") as app, chromium_page() as page:
+        _open_grid(page, app, dataset)
+        page.locator('[data-cy="action-browse-operations"]').click()
+        page.keyboard.type("find similar videos")
+        page.keyboard.press("Enter")
+        page.get_by_text("Select a clip in the grid").first.wait_for(timeout=60_000)
+        expect(page.get_by_role("button", name="Execute")).to_be_disabled(timeout=30_000)
+        page.screenshot(path=str(artifacts_dir / "find_similar_no_selection.png"))
+        body = page.locator("body").inner_text()
+        page_errors = list(page.errors)
+
+    assert "Traceback" not in body
+    assert page_errors == []
