@@ -302,6 +302,9 @@ def _add_demo_commands(sub) -> None:
     p.add_argument("--dataset", help="dataset name (default depends on the source)")
     p.add_argument("--preset", default=config.DEFAULT_PRESET, help="model preset (fast, tutorial, tiny)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    p.add_argument("--num-classes", type=int, help="classes to load (default 10)")
+    p.add_argument("--per-class", type=int, help="clips per class (default 50)")
+    p.add_argument("--split", help="train,val,test clips per class (default 30,10,10)")
     p.add_argument("--fresh", action="store_true", help="redo every stage instead of reusing results")
     p.add_argument("--out", help="report folder")
     p.add_argument("--app", action="store_true", help="open the FiftyOne App on the result")
@@ -322,8 +325,10 @@ def _cmd_demo(args) -> int:
     from .demo import run_demo
 
     start = time.perf_counter()
+    load_options = {key: value for key, value in (("num_classes", args.num_classes), ("per_class", args.per_class),
+                    ("split", _int_list(args.split) if args.split else None)) if value is not None}
     result = run_demo(source=args.source, url=args.url, dataset_name=args.dataset, preset=args.preset,
-                      epochs=args.epochs, fresh=args.fresh, out_dir=args.out)
+                      epochs=args.epochs, fresh=args.fresh, out_dir=args.out, load_options=load_options)
     print(f"demo done in {time.perf_counter() - start:.0f} s: dataset '{result.dataset_name}', "
           f"model {result.model_dir}")
     print(f"report: {result.report_path}")

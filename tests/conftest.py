@@ -74,7 +74,25 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _SERVER is not None:
         _SERVER.stop()
+    _stop_embedded_database()
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+def _stop_embedded_database() -> None:
+    """Stop the session's embedded mongod before its folder is deleted (else it aborts noisily)."""
+    import sys
+
+    fod = sys.modules.get("fiftyone.core.odm.database")
+    service = getattr(fod, "_db_service", None) if fod else None
+    if service is None or service.child is None:
+        return
+    child = service.child
+    try:
+        fod._disconnect()
+        service.stop()  # closes the service's stdin: it shuts mongod down and exits
+        child.wait(timeout=30)
+    except Exception:  # teardown must not fail the run
+        pass
 
 
 @pytest.fixture(scope="session")
