@@ -89,7 +89,27 @@ def connect_database():
                 "FIFTYONE_DATABASE_DIR to one that is), and run 'make setup' to install mongod"
             )
         raise DatabaseError(f"FiftyOne's database did not start ({reason[:200]}); {fix}") from None
+    if not uri:
+        _check_served_folder(fod, fo.config.database_dir)
     return fo
+
+
+def _check_served_folder(fod, wanted: str) -> None:
+    """Refuse to work on another folder's database.
+
+    FiftyOne attaches to any FiftyOne database service already running for this user, whatever
+    its folder; with two FIFTYONE_DATABASE_DIR settings in play that would silently mix datasets.
+    """
+    try:
+        opts = fod.get_db_conn().client.admin.command("getCmdLineOpts")["parsed"]
+        served = opts.get("storage", {}).get("dbPath")
+    except Exception:  # a server without that command: nothing to compare
+        return
+    if served and Path(served).resolve() != Path(wanted).expanduser().resolve():
+        raise DatabaseError(
+            f"FiftyOne attached to a database already running from {served}, not FIFTYONE_DATABASE_DIR="
+            f"{wanted}; close the other FiftyOne process, or use FIFTYONE_DATABASE_URI for a shared server"
+        )
 
 
 def import_tensorflow_quietly():

@@ -16,8 +16,11 @@ VIDEOREC = [sys.executable, "-m", "fiftyone_videorec"]
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run videorec; an ``env`` value of None removes that variable."""
+    merged = {**os.environ, **(env or {})}
+    merged = {key: value for key, value in merged.items() if value is not None}
     return subprocess.run([*VIDEOREC, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+                          env=merged, stdin=subprocess.DEVNULL)
 
 
 def test_unknown_subcommand_prints_usage_and_exits_2():
@@ -70,7 +73,7 @@ def test_doctor_is_green_against_a_separate_mongod_server(tmp_path):
 def test_database_that_cannot_start_gives_one_line(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = run_cli("doctor", env={"FIFTYONE_DATABASE_DIR": str(blocker / "db")})
+    result = run_cli("doctor", env={"FIFTYONE_DATABASE_DIR": str(blocker / "db"), "FIFTYONE_DATABASE_URI": None})
     assert result.returncode == 1
     failure = [line for line in result.stdout.splitlines() if line.startswith("✘")]
     assert len(failure) == 1 and "database" in failure[0], result.stdout
@@ -81,3 +84,29 @@ def test_database_that_cannot_start_gives_one_line(tmp_path):
 def test_tensorflow_noise_is_hidden_by_default():
     result = run_cli("doctor")
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower(), result.stderr
+
+
+def test_a_database_served_from_another_folder_is_refused(tmp_path):
+    """FiftyOne attaches to any running database service; we refuse one serving another folder."""
+    server = MongodServer(tmp_path / "other")
+    server.start()
+    try:
+        from fiftyone_videorec.errors import DatabaseError
+        from fiftyone_videorec.runtime import _check_served_folder
+        from pymongo import MongoClient
+
+        class _Conn:  # the shape connect_database uses: get_db_conn().client
+            def __init__(self):
+                self.client = MongoClient(server.uri)
+
+        class _Fod:
+            conn = _Conn()
+
+            def get_db_conn(self):
+                return self.conn
+
+        with pytest.raises(DatabaseError, match="already running from"):
+            _check_served_folder(_Fod(), str(tmp_path / "mine"))
+        _check_served_folder(_Fod(), str(tmp_path / "other"))  # same folder: fine
+    finally:
+        server.stop()
