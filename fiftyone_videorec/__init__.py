@@ -16,6 +16,8 @@ _PUBLIC = {
     "run_doctor": "doctor:run_doctor",
     # data (issue 3)
     "load_ucf101": "data.ucf101:load_ucf101",
+    "load_synthetic": "data.synthetic:load_synthetic",
+    "load_folder": "data.folder:load_folder",
     # model and training (issue 4)
     "train": "training:train",
     "build_model": "model:build_model",
@@ -30,6 +32,8 @@ _PUBLIC = {
     "embeddings_map": "visualization:embeddings_map",
     "VideoEmbeddingModel": "embedder:VideoEmbeddingModel",
     # report and demo (issue 7)
+    "write_report": "report:write_report",
+    "run_demo": "demo:run_demo",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
