@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from tests.videos import moving_square_frames, write_video
+from tests.mongod import free_port  # noqa: F401  (re-exported for the data tests)
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -59,13 +60,6 @@ def build_ucf_zip(path: str | Path, classes: Sequence[str] | Mapping[str, Sequen
         for name, data in (extra_members or {}).items():
             archive.writestr(zipfile.ZipInfo(name, date_time=(2012, 1, 1, 0, 0, 0)), data)
     return path
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on (for "unreachable URL" tests)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
