@@ -22,7 +22,6 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if _QUIET_DONE:
         return
