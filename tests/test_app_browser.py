@@ -77,6 +77,19 @@ def _open_grid(page, app, dataset):
         dismiss.click()
 
 
+def _first_tile_label(page, timeout: float = 60) -> str:
+    """The first tile's label, once the App has drawn it (tiles appear before their labels)."""
+    import time
+
+    deadline = time.time() + timeout
+    while True:
+        label = _grid_tiles(page)[0]["label"]
+        if label or time.time() > deadline:
+            assert label, "the first tile never showed its label"
+            return label
+        time.sleep(0.5)
+
+
 def _select_first_tile(page) -> None:
     first = page.locator('[data-cy="looker"]').first
     first.hover()
@@ -89,7 +102,7 @@ def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_pa
     dataset = indexed_video_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
         _open_grid(page, app, dataset)
-        query_label = _grid_tiles(page)[0]["label"]
+        query_label = _first_tile_label(page)
         query_id = dataset.match({f"{config.LABEL_FIELD}.label": query_label}).first().id
 
         # The App serves each clip and this browser decodes and plays it (H.264 MP4)
