@@ -18,52 +18,13 @@ import numpy as np
 DATASET = "videorec-bench-train"
 
 
-def _standin_dataset(root: Path, name: str, per_class=(30, 10, 10), frames=48, size=(96, 72), seed=42):
-    """Moving-square clips, 10 motion classes; used only while data/synthetic.py has not landed."""
-    import cv2
-    import fiftyone as fo
-
-    from fiftyone_videorec import config
-
-    moves = {"right": (3, 0), "left": (-3, 0), "up": (0, -3), "down": (0, 3), "up_right": (3, -3),
-             "up_left": (-3, -3), "down_right": (3, 3), "down_left": (-3, 3), "still": (0, 0), "grow": None}
-    rng = np.random.default_rng(seed)
-    samples = []
-    for label, move in moves.items():
-        for split, count in zip(config.SPLITS, per_class):
-            for i in range(count):
-                path = root / split / label / f"{i}.avi"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                w, h = size
-                bg = rng.integers(0, 80, (h, w, 3), dtype=np.uint8)
-                color = tuple(int(c) for c in rng.integers(120, 256, 3))
-                x, y, side = int(rng.integers(20, w - 36)), int(rng.integers(16, h - 32)), 14
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (w, h))
-                for t in range(frames):
-                    frame = bg.copy()
-                    if move is None:
-                        s = 6 + (t % 24)
-                        cx, cy = w // 2, h // 2
-                        cv2.rectangle(frame, (cx - s, cy - s), (cx + s, cy + s), color, -1)
-                    else:
-                        px, py = (x + move[0] * t) % (w - side), (y + move[1] * t) % (h - side)
-                        cv2.rectangle(frame, (px, py), (px + side, py + side), color, -1)
-                    writer.write(frame)
-                writer.release()
-                samples.append(fo.Sample(filepath=str(path), tags=[split],
-                                         **{config.LABEL_FIELD: fo.Classification(label=label)}))
-    dataset = fo.Dataset(name, overwrite=True)
-    dataset.add_samples(samples)
-    return dataset
-
-
 def _dataset(root: Path, quick: bool):
+    """The synthetic motion set, 10 classes, 30/10/10 (3/1/1 when quick)."""
+    from fiftyone_videorec.data.synthetic import load_synthetic
+
     split = (3, 1, 1) if quick else (30, 10, 10)
-    try:
-        from fiftyone_videorec.data.synthetic import load_synthetic
-    except ImportError:
-        return _standin_dataset(root, DATASET, per_class=split), "stand-in moving squares (data/synthetic.py absent)"
-    return load_synthetic(DATASET, root=root, per_class=sum(split), split=split, overwrite=True), "load_synthetic"
+    dataset = load_synthetic(DATASET, root=root, per_class=sum(split), split=split, overwrite=True)
+    return dataset, "synthetic motion set (videorec load synthetic)"
 
 
 def seed_epoch_seconds(dataset, steps: int, batch_size: int = 8) -> dict:
