@@ -21,7 +21,6 @@ from . import config
 from .errors import VideorecError
 from .progress import ProgressFn
 
-DEFAULT_CLIPS = 1  # test-time clips per video (see benchmarks/embed.md)
 
 
 class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
@@ -38,7 +37,7 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         trained = load_trained(self.model_dir)
         self.metadata = trained.metadata
         self.class_names = list(trained.metadata.get("class_names") or [])
-        self.clips = int(clips or DEFAULT_CLIPS)
+        self.clips = int(clips or config.DEFAULT_CLIPS)
         self.batch_size = int(batch_size or config.DEFAULT_BATCH_SIZE)
         if self.clips < 1 or self.batch_size < 1:
             raise VideorecError(f"clips and batch size must be at least 1, got {self.clips} and {self.batch_size}")

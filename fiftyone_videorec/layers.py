@@ -37,6 +37,10 @@ class Conv2Plus1D(layers.Layer):
         self.spatial = layers.Conv3D(filters, (1, h, w), padding=padding)
         self.temporal = layers.Conv3D(filters, (t, 1, 1), padding=padding)
 
+    def build(self, input_shape):
+        self.spatial.build(input_shape)
+        self.temporal.build(self.spatial.compute_output_shape(input_shape))
+
     def call(self, x):
         return self.temporal(self.spatial(x))
 
@@ -110,6 +114,9 @@ class ResizeVideo(layers.Layer):
         super().__init__(**kwargs)
         self.height, self.width = height, width
         self.resize = layers.Resizing(height, width)
+
+    def build(self, input_shape):
+        self.resize.build((None, *input_shape[2:]))
 
     def call(self, video):
         frames = einops.rearrange(video, "b t h w c -> (b t) h w c")

@@ -50,7 +50,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "tutorial": Preset("tutorial", config.TUTORIAL_N_FRAMES, config.TUTORIAL_FRAME_STEP,
                        config.TUTORIAL_IMAGE_SIZE, epochs=50, learning_rate=1e-4, bn_momentum=0.99),
-    "fast": Preset("fast", 8, 5, 32, batch_size=16, epochs=25, frame_difference=True, norm="batch"),
+    "fast": Preset("fast", 8, 5, 32, batch_size=16, epochs=40, frame_difference=True, norm="batch"),
     "tiny": Preset("tiny", 4, 2, 32, stem_filters=4, widths=(4, 8), batch_size=4, epochs=2),
 }
 

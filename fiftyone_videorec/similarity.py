@@ -63,12 +63,17 @@ def _brain_info(dataset, brain_key: str):
     return dataset.get_brain_info(brain_key)
 
 
+def _index_info(dataset, brain_key: str):
+    """Return (brain run info, embeddings field) of the ``brain_key`` index."""
+    info = _brain_info(dataset, brain_key)
+    if not info.config.embeddings_field:
+        raise VideorecError(f"brain run {brain_key!r} was not built from an embeddings field")
+    return info, info.config.embeddings_field
+
+
 def index_field(dataset, brain_key: str) -> str:
     """Return the embeddings field the ``brain_key`` index was built from."""
-    field_name = _brain_info(dataset, brain_key).config.embeddings_field
-    if not field_name:
-        raise VideorecError(f"brain run {brain_key!r} was not built from an embeddings field")
-    return field_name
+    return _index_info(dataset, brain_key)[1]
 
 
 def check_vector_field(dataset, field_name: str) -> None:
@@ -137,19 +142,33 @@ def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.n
     return np.asarray(load_model(model_dir).embed(str(path)), float), None
 
 
-def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str) -> list[str]:
+_UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (Brain results object, unit-length float32 vectors)
+
+
+def _unit_gallery(dataset, brain_key: str):
+    """Return (results, unit vectors) for a sklearn index, normalising once per loaded index."""
+    results = dataset.load_brain_results(brain_key, cache=True)
+    cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
+    if cached is None or cached[0] is not results:
+        gallery = np.asarray(results.embeddings, np.float32)
+        gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
+        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, gallery)
+    return cached
+
+
+def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str) -> list[str]:
     """Return the ids of the ``k`` nearest indexed samples by plain cosine similarity.
 
     The Brain's sklearn backend centres the embeddings (subtracts their mean) before its cosine,
     so its ``sort_by_similarity`` order is the cosine of centred vectors. For that backend the
-    exact plain-cosine top-k is computed here from the index's own vectors; other backends
-    (LanceDB, Qdrant, ...) rank by plain cosine themselves.
+    exact plain-cosine top-k is computed here from the index's own vectors (normalised once and
+    kept while the index is unchanged); other backends (LanceDB, Qdrant, ...) rank by plain
+    cosine themselves.
     """
-    if _brain_info(dataset, brain_key).config.method != "sklearn":
+    if method != "sklearn":
         return dataset.sort_by_similarity(vector, k=k, brain_key=brain_key).values("id")
-    results = dataset.load_brain_results(brain_key, cache=True)
-    gallery = np.asarray(results.embeddings, np.float32)
-    sims = gallery @ (vector / (np.linalg.norm(vector) or 1)) / np.maximum(np.linalg.norm(gallery, axis=1), 1e-12)
+    results, gallery = _unit_gallery(dataset, brain_key)
+    sims = gallery @ (vector / (np.linalg.norm(vector) or 1)).astype(np.float32)
     k = min(k, len(sims))
     top = np.argpartition(-sims, k - 1)[:k]
     return [results.sample_ids[i] for i in top[np.argsort(-sims[top], kind="stable")]]
@@ -164,13 +183,13 @@ def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
     """
     if k < 1:
         raise VideorecError(f"k must be at least 1, got {k}")
-    field_name = index_field(dataset, brain_key)
+    info, field_name = _index_info(dataset, brain_key)
     vector, sample = _query_vector(dataset, query, field_name, brain_key)
     skip_ids = {sample.id} if sample is not None else set()
     group = sample.get_field(config.GROUP_FIELD) if sample is not None and dataset.has_field(config.GROUP_FIELD) else None
     if exclude_same_group and group is not None:
         skip_ids |= set(dataset.match({config.GROUP_FIELD: group}).values("id"))
-    candidate_ids = _candidates(dataset, vector, k + len(skip_ids), brain_key)
+    candidate_ids = _candidates(dataset, vector, k + len(skip_ids), brain_key, info.config.method)
     view = dataset.select(candidate_ids, ordered=True)
     label_path = f"{config.LABEL_FIELD}.label" if dataset.has_field(config.LABEL_FIELD) else None
     ids, paths, vectors = view.values(["id", "filepath", field_name])

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,7 @@ def _dataset(frames: list, labels: np.ndarray, preset: Preset, batch_size: int, 
     size = preset.image_size
     spec = (tf.TensorSpec((n, size, size, 3), tf.uint8), tf.TensorSpec((), tf.int32))
     ds = tf.data.Dataset.from_generator(clips, output_signature=spec)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(frames)))  # Keras then knows an epoch's length
     if training:
         def jitter(clip, label):  # one factor per clip, so motion stays consistent over time
             x = tf.cast(clip, tf.float32)
@@ -152,14 +154,24 @@ def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress):
         """Per-epoch tqdm bar, progress calls, best weights, early stopping and the resume checkpoint."""
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True)
+            # a live bar in a terminal; in a log file (not a TTY) one summary line per epoch instead
+            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True,
+                            disable=not sys.stderr.isatty())
+            self.started = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}")
 
         def on_epoch_end(self, epoch, logs=None):
+            if "val_loss" in logs:
+                self.bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}",
+                                     val_loss=f"{logs['val_loss']:.3f}", val_acc=f"{logs['val_accuracy']:.3f}")
             self.bar.close()
+            if self.bar.disable:
+                print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {float(v):.3f}" for k, v in logs.items()
+                                                                  if k != "learning_rate")
+                      + f"  ({time.perf_counter() - self.started:.1f} s)", file=sys.stderr, flush=True)
             for key, value in logs.items():
                 state["history"].setdefault(key, []).append(float(value))
             watched = float(logs.get("val_loss", logs["loss"]))
@@ -265,7 +277,7 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
     val_ds = _dataset(*arrays["val"], p, batch_size, False, seed) if arrays["val"][0] else None
     started = time.perf_counter()
     if state["epoch"] < epochs and not state["stopped_early"]:
-        classifier.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=0,
+        classifier.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
                        callbacks=[_epoch_callback(ckpt, state, epochs, steps, progress)])
     state["train_seconds"] += time.perf_counter() - started
     (ckpt / "state.json").write_text(json.dumps(state))
@@ -302,11 +314,21 @@ def _versions() -> dict:
 
 
 # --- evaluation and plots -------------------------------------------------------------------------
-def embed_cached(embedder, frames: list, preset: Preset, batch_size: int = 32) -> np.ndarray:
-    """Return L2-normalised embeddings of the centre window of each cached clip."""
-    clips = np.stack([center_window(f, preset.n_frames) for f in frames])
-    vectors = embedder.predict(clips, batch_size=batch_size, verbose=0).astype(np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+def embed_cached(embedder, frames: list, preset: Preset, clips: int = config.DEFAULT_CLIPS,
+                 batch_size: int = 32) -> np.ndarray:
+    """Return L2-normalised embeddings of cached videos, each the mean of ``clips`` evenly spaced
+    unit-length window embeddings (as the FiftyOne model embeds a file with ``clips=N``)."""
+    from .frames import clip_starts
+
+    n = preset.n_frames
+    windows = np.stack([np.asarray(f[s:s + n]) for f in frames for s in clip_starts(len(f), n, 1, clips)])
+    vectors = embedder.predict(windows, batch_size=batch_size, verbose=0).astype(np.float32)
+    vectors = _unit(vectors).reshape(len(frames), clips, -1).mean(axis=1)
+    return _unit(vectors)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def precision_at_k(query: np.ndarray, query_labels, gallery: np.ndarray, gallery_labels, k: int = 5) -> float:
@@ -350,4 +372,5 @@ def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: lis
     gallery = embed_cached(embedder, arrays["train"][0], preset)
     query = embed_cached(embedder, test_frames, preset)
     metrics["test_vs_train_precision@5"] = precision_at_k(query, test_labels, gallery, arrays["train"][1], 5)
+    metrics["eval_clips_per_video"] = config.DEFAULT_CLIPS
     return metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 from . import config
@@ -32,8 +33,14 @@ def embeddings_map(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str
     dim = len(view.first()[field])
     kwargs = ({"n_neighbors": min(15, len(view) - 1)} if method == "umap" else
               {"perplexity": min(30.0, (len(view) - 1) / 3), "pca_dims": 50 if min(dim, len(view)) > 50 else None})
-    results = fob.compute_visualization(view, embeddings=field, method=method, brain_key=brain_key, seed=seed,
-                                        progress=False, verbose=False, **kwargs)
+    brain_logger = logging.getLogger("fiftyone.brain")
+    level = brain_logger.level
+    brain_logger.setLevel(logging.WARNING)  # its "Generating visualization..." line would break our one-line-per-stage output
+    try:
+        results = fob.compute_visualization(view, embeddings=field, method=method, brain_key=brain_key, seed=seed,
+                                            progress=False, verbose=False, **kwargs)
+    finally:
+        brain_logger.setLevel(level)
     points = results.points
     labels = view.values(f"{config.LABEL_FIELD}.label") if dataset.has_field(config.LABEL_FIELD) else [None] * len(view)
     out = Path(out) if out else config.reports_dir() / f"{dataset.name}-{brain_key}.png"

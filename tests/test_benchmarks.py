@@ -1,0 +1,39 @@
+"""The benchmark scripts run end to end at tiny sizes and write the tables the README quotes.
+
+Not timed tests: they check the scripts work and report every figure, not how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_benchmark(name: str, out: Path, env: dict) -> dict:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), name, "--quick", "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / f"{name}.md").read_text().startswith("#")
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def test_train_benchmark_reports_speed_precision_and_clip_averaging(tmp_path):
+    result = _run_benchmark("train", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert result["seed_recipe"]["seconds_per_epoch"] > 0 and result["ours"]["seconds_per_epoch"] > 0
+    assert set(result["same_epochs"]) == {"tutorial", "fast"}
+    assert all(0 <= v["test_vs_train_precision@5"] <= 1 for v in result["same_epochs"].values())
+    assert set(result["clip_averaging"]) == {"1", "3", "5"}
+    assert all(v["clips_per_s"] > 0 for v in result["clip_averaging"].values())
+
+
+def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
+    result = _run_benchmark("embed", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert result["throughput"]["speedup"] > 0
+    peaks = [v["peak_rss_mb"] for v in result["peak_memory"].values()]
+    assert all(200 < p < 20_000 for p in peaks)  # this process's own peak, not its parent's
+    assert result["latency"]["recommend_p50_ms"] > 0
