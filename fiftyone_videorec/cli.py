@@ -166,7 +166,7 @@ def _cmd_train(args) -> int:
     meta = result.metadata
     for path, reason in result.skipped.items():
         print(f"skipped {path}: {reason}")
-    metrics = " ".join(f"{k} {v:.3f}" for k, v in meta["metrics"].items())
+    metrics = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in meta["metrics"].items())
     print(f"trained {meta['preset']} for {meta['epochs_trained']} epochs in {meta['train_seconds']:.0f} s "
           f"({meta['seconds_per_epoch']:.1f} s/epoch): {metrics}")
     print(f"model: {result.out_dir}")

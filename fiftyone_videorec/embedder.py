@@ -9,8 +9,10 @@ clips decoded by a thread pool ahead of the network, batched, failures recorded 
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,7 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
             raise VideorecError(f"clips and batch size must be at least 1, got {self.clips} and {self.batch_size}")
         classifier = trained.classifier
         self._network = keras.Model(classifier.input, [trained.embedder.output, classifier.output])
+        self._forward = None  # the compiled inference call, made on first use
         self.config = None
 
     # --- FiftyOne Model interface
@@ -85,9 +88,13 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
     def run(self, clip_stacks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Return (L2-normalised embeddings, mean logits), one row per video, for stacks of clips."""
         flat = np.concatenate(clip_stacks)
+        if self._forward is None:  # a traced graph: eager calls cost more than the small network itself
+            import tensorflow as tf
+
+            self._forward = tf.function(lambda x: self._network(x, training=False), reduce_retracing=True)
         vectors, logits = [], []
         for start in range(0, len(flat), self.batch_size):
-            emb, lg = self._network(flat[start:start + self.batch_size], training=False)
+            emb, lg = self._forward(flat[start:start + self.batch_size])
             vectors.append(np.asarray(emb, np.float32))
             logits.append(np.asarray(lg, np.float32))
         vectors, logits = np.concatenate(vectors), np.concatenate(logits)
@@ -139,6 +146,22 @@ class EmbedSummary:
     failed: dict = field(default_factory=dict)
 
 
+WRITE_BATCH = 64  # samples per database write
+
+
+def _prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
+    """Yield ``fn(item)`` in order, computed in ``pool`` at most ``ahead`` items in advance.
+
+    (``pool.map`` would submit every item at once and hold all decoded clips in memory.)
+    """
+    items = iter(items)
+    pending = deque(pool.submit(fn, item) for item in islice(items, ahead))
+    while pending:
+        result = pending.popleft().result()
+        pending.extend(pool.submit(fn, item) for item in islice(items, 1))
+        yield result
+
+
 def embed_dataset(dataset_or_view, model_dir, field: str = config.EMBEDDINGS_FIELD, batch_size: int | None = None,
                   clips: int | None = None, progress: ProgressFn | None = None, workers: int = 4) -> EmbedSummary:
     """Embed every sample into ``field``; undecodable samples get a reason in ``config.EMBED_ERROR_FIELD``.
@@ -164,8 +187,9 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
         dataset.add_sample_field(config.EMBED_ERROR_FIELD, fo.StringField)
     ids, paths = dataset_or_view.values(["id", "filepath"])
     failed: dict[str, str] = {}
-    embedded = 0
-    chunk = max(model.batch_size // model.clips, 1)
+    vectors: dict = {}  # written to the database every WRITE_BATCH samples, not per network batch
+    embedded = written = 0
+    per_call = max(model.batch_size // model.clips, 1)  # videos per network call
 
     def decode(path):
         try:
@@ -173,23 +197,32 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
         except Exception as e:  # any decode failure is recorded for that sample, never fatal
             return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
 
+    def flush(done: int) -> None:  # a failed sample gets None: no stale vector from an earlier run
+        nonlocal written
+        todo = ids[written:done]
+        dataset.set_values(field, {sid: vectors.get(sid) for sid in todo}, key_field="id")
+        dataset.set_values(config.EMBED_ERROR_FIELD, {sid: failed.get(sid) for sid in todo}, key_field="id")
+        written = done
+        vectors.clear()
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        decoded = pool.map(decode, paths)  # lazily ahead of the consumer
-        for start in range(0, len(ids), chunk):
-            batch_ids, stacks, values = ids[start:start + chunk], [], {}
-            for sid in batch_ids:
+        decoded = _prefetch(pool, decode, paths, ahead=2 * workers + per_call)
+        for start in range(0, len(ids), per_call):
+            stacks = []
+            for sid in ids[start:start + per_call]:
                 clip, reason = next(decoded)
                 if clip is None:
                     failed[sid] = reason
                 else:
                     stacks.append((sid, clip))
             if stacks:
-                vectors, _ = model.run([c for _, c in stacks])
-                values = {sid: vec for (sid, _), vec in zip(stacks, vectors)}
-                embedded += len(values)
-            dataset.set_values(field, {**values, **{sid: None for sid in batch_ids if sid in failed}}, key_field="id")
-            dataset.set_values(config.EMBED_ERROR_FIELD, {sid: failed.get(sid) for sid in batch_ids}, key_field="id")
-            if progress:
-                progress(min(start + chunk, len(ids)) / max(len(ids), 1), f"embedded {embedded}")
+                batch_vectors, _ = model.run([c for _, c in stacks])
+                vectors.update({sid: vec for (sid, _), vec in zip(stacks, batch_vectors)})
+                embedded += len(stacks)
+            done = min(start + per_call, len(ids))
+            if done - written >= WRITE_BATCH or done == len(ids):
+                flush(done)
+                if progress:
+                    progress(done / max(len(ids), 1), f"embedded {embedded}")
     record_model(dataset, field, model.model_dir)
     return EmbedSummary(field, embedded, failed)

@@ -142,18 +142,22 @@ def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.n
     return np.asarray(load_model(model_dir).embed(str(path)), float), None
 
 
-_UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (Brain results object, unit-length float32 vectors)
+_UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (results, its embeddings array, unit float32 copy)
 
 
 def _unit_gallery(dataset, brain_key: str):
-    """Return (results, unit vectors) for a sklearn index, normalising once per loaded index."""
+    """Return (results, unit vectors) for a sklearn index, normalising once per version of the index.
+
+    A rebuilt index is a new results object; ``add_to_index``/``remove_from_index`` give the
+    results a new embeddings array: either way the unit copy is made again.
+    """
     results = dataset.load_brain_results(brain_key, cache=True)
     cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
-    if cached is None or cached[0] is not results:
+    if cached is None or cached[0] is not results or cached[1] is not results.embeddings:
         gallery = np.asarray(results.embeddings, np.float32)
         gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
-        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, gallery)
-    return cached
+        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.embeddings, gallery)
+    return cached[0], cached[2]
 
 
 def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str) -> list[str]:

@@ -100,7 +100,7 @@ def clip_averaging(dataset, model_dir: Path, choices=(1, 3, 5)) -> dict:
     return out
 
 
-def run(out_dir: Path, quick: bool, same_epoch_count: int = 2) -> dict:
+def run(out_dir: Path, quick: bool, same_epoch_count: int = 10) -> dict:
     """Measure both recipes on the same clips; write ``train.md`` / ``train.json`` into ``out_dir``."""
     from fiftyone_videorec import config
     from fiftyone_videorec.runtime import connect_database

@@ -27,12 +27,15 @@ def main(argv=None) -> int:
     parser.add_argument("name", choices=[*BENCHMARKS, "all"])
     parser.add_argument("--out", default=str(SCRIPTS.parent / "benchmarks"), help="folder for .md/.json")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
+    parser.add_argument("--same-epochs", type=int, default=10, metavar="N",
+                        help="train: epochs for the tutorial-vs-fast precision comparison (default 10)")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
-        module.run(out_dir=Path(args.out), quick=args.quick)
+        options = {"same_epoch_count": args.same_epochs} if name == "train" else {}
+        module.run(out_dir=Path(args.out), quick=args.quick, **options)
     return 0
 
 

@@ -128,3 +128,46 @@ def test_cli_embed_index_similar_evaluate(clip_dataset, clip_folder, model_dir, 
     metrics = json.loads(capsys.readouterr().out)
     assert {"precision@3", "recall@3", "map@3", "chance_precision@3"} <= set(metrics)
     assert main(["embed", "--dataset", name, "--model", str(tmp_path / "nope"), "--field", "x"]) == 2
+
+
+def test_many_samples_across_write_batches_with_failures_in_between(clip_folder, model_dir, tmp_path):
+    """More samples than one database write batch, broken files among them: every good sample is
+    embedded exactly once and every broken one has its reason, nothing lost at batch edges."""
+    import fiftyone as fo
+
+    from fiftyone_videorec.embedder import WRITE_BATCH, embed_dataset
+
+    good = sorted(p for p in clip_folder.iterdir() if p.suffix in (".avi", ".mp4"))[:2]
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    paths = [broken if i % 29 == 5 else good[i % len(good)] for i in range(WRITE_BATCH * 2 + 7)]
+    ds = fo.Dataset("videorec-embed-many")
+    ds.add_samples([fo.Sample(filepath=str(p)) for p in paths])
+    summary = embed_dataset(ds, model_dir, field="emb", batch_size=4, clips=1)
+    n_broken = sum(p == broken for p in paths)
+    assert summary.embedded == len(paths) - n_broken and len(summary.failed) == n_broken
+    assert len(ds.exists("emb")) == len(paths) - n_broken
+    assert len(ds.exists(config.EMBED_ERROR_FIELD)) == n_broken
+    assert set(ds.match({"filepath": str(broken)}).values("id")) == set(summary.failed)
+
+
+def test_decoding_runs_a_bounded_distance_ahead():
+    """The prefetch keeps at most ``ahead`` decoded clips waiting, however many samples there are."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fiftyone_videorec.embedder import _prefetch
+
+    started, lock = [], threading.Lock()
+
+    def work(i):
+        with lock:
+            started.append(i)
+        return i * 2
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = _prefetch(pool, work, range(1000), ahead=6)
+        first = next(results)
+        pool.submit(lambda: None).result()  # let submitted work start
+        assert first == 0 and len(started) <= 7
+        assert [first, *results] == [i * 2 for i in range(1000)]

@@ -115,3 +115,16 @@ def test_embeddings_map_cli_writes_png_and_brain_run(vector_dataset, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert vector_dataset.get_brain_info("viz").config.method in ("umap", "tsne")
     assert len(vector_dataset.load_brain_results("viz").points) == len(vector_dataset)
+
+
+def test_recommend_follows_a_rebuilt_index(vector_dataset):
+    ds = vector_dataset.clone("videorec-sim-rebuilt")
+    build_index(ds, brain_key="rebuilt")
+    query, other = ds.first(), ds.last()
+    before = recommend(ds, query.id, k=3, brain_key="rebuilt")  # fills the normalised-gallery cache
+    assert before[0].sample_id != other.id
+    other[config.EMBEDDINGS_FIELD] = np.asarray(query[config.EMBEDDINGS_FIELD]) * 2.0
+    other.save()
+    build_index(ds, brain_key="rebuilt")  # same key, new vectors: the cache must not serve the old ones
+    after = recommend(ds, query.id, k=3, brain_key="rebuilt")
+    assert after[0].sample_id == other.id and after[0].score == pytest.approx(1.0)
