@@ -21,6 +21,7 @@ import fiftyone.core.models as fom
 
 from . import config
 from .errors import VideorecError
+from .evaluation import l2_normalize
 from .progress import ProgressFn
 
 
@@ -99,9 +100,9 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
             logits.append(np.asarray(lg, np.float32))
         vectors, logits = np.concatenate(vectors), np.concatenate(logits)
         bounds = np.cumsum([0] + [len(s) for s in clip_stacks])
-        per_video = [vectors[a:b].mean(axis=0) if self.clips == 1 else _unit(vectors[a:b]).mean(axis=0)
+        per_video = [l2_normalize(vectors[a:b]).mean(axis=0)
                      for a, b in zip(bounds[:-1], bounds[1:])]
-        return _unit(np.stack(per_video)), np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+        return l2_normalize(np.stack(per_video)), np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
 
     def embed(self, arg) -> np.ndarray:
         """Return the embedding of one video (a path, a FiftyOne video reader or a clip array)."""
@@ -126,10 +127,6 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
 
 def _as_clips(array: np.ndarray) -> np.ndarray:
     return array[None] if array.ndim == 4 else array
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def load_model(model_dir, clips: int | None = None, batch_size: int | None = None) -> VideoEmbeddingModel:

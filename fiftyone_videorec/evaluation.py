@@ -38,14 +38,15 @@ class RetrievalReport:
         return "\n".join(lines)
 
 
-def _l2_normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Return ``x`` with each row (last axis) scaled to unit length; all-zero rows stay zero."""
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.where(norms == 0, 1, norms)
 
 
 def rank_gallery(query_vectors: np.ndarray, gallery_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(indices, scores)`` of shape (queries, k): the k most cosine-similar gallery rows."""
-    sims = _l2_normalize(np.asarray(query_vectors, float)) @ _l2_normalize(np.asarray(gallery_vectors, float)).T
+    sims = l2_normalize(np.asarray(query_vectors, float)) @ l2_normalize(np.asarray(gallery_vectors, float)).T
     k = min(k, sims.shape[1])
     order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(sims, order, axis=1)

@@ -154,8 +154,9 @@ def _unit_gallery(dataset, brain_key: str):
     results = dataset.load_brain_results(brain_key, cache=True)
     cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
     if cached is None or cached[0] is not results or cached[1] is not results.embeddings:
-        gallery = np.asarray(results.embeddings, np.float32)
-        gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
+        from .evaluation import l2_normalize
+
+        gallery = l2_normalize(np.asarray(results.embeddings, np.float32))
         cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.embeddings, gallery)
     return cached[0], cached[2]
 

@@ -318,17 +318,14 @@ def embed_cached(embedder, frames: list, preset: Preset, clips: int = config.DEF
                  batch_size: int = 32) -> np.ndarray:
     """Return L2-normalised embeddings of cached videos, each the mean of ``clips`` evenly spaced
     unit-length window embeddings (as the FiftyOne model embeds a file with ``clips=N``)."""
+    from .evaluation import l2_normalize
     from .frames import clip_starts
 
     n = preset.n_frames
     windows = np.stack([np.asarray(f[s:s + n]) for f in frames for s in clip_starts(len(f), n, 1, clips)])
     vectors = embedder.predict(windows, batch_size=batch_size, verbose=0).astype(np.float32)
-    vectors = _unit(vectors).reshape(len(frames), clips, -1).mean(axis=1)
-    return _unit(vectors)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    vectors = l2_normalize(vectors).reshape(len(frames), clips, -1).mean(axis=1)
+    return l2_normalize(vectors)
 
 
 def precision_at_k(query: np.ndarray, query_labels, gallery: np.ndarray, gallery_labels, k: int = 5) -> float:
