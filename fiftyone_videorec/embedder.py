@@ -40,8 +40,8 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         trained = load_trained(self.model_dir)
         self.metadata = trained.metadata
         self.class_names = list(trained.metadata.get("class_names") or [])
-        self.clips = int(clips or config.DEFAULT_CLIPS)
-        self.batch_size = int(batch_size or config.DEFAULT_BATCH_SIZE)
+        self.clips = int(config.DEFAULT_CLIPS if clips is None else clips)  # 0 is an error, not "default"
+        self.batch_size = int(config.DEFAULT_BATCH_SIZE if batch_size is None else batch_size)
         if self.clips < 1 or self.batch_size < 1:
             raise VideorecError(f"clips and batch size must be at least 1, got {self.clips} and {self.batch_size}")
         classifier = trained.classifier

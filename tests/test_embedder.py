@@ -98,6 +98,8 @@ def test_failures_recorded_and_bad_inputs(clip_dataset, clip_folder, model_dir, 
         load_model(tmp_path / "missing")
     with pytest.raises(VideorecError, match="not a videorec model"):
         load_model(clip_folder)
+    with pytest.raises(VideorecError, match="at least 1"):
+        load_model(model_dir, clips=0)
     clip_dataset.set_values("text", ["x"] * len(clip_dataset))
     with pytest.raises(VideorecError, match="not embeddings"):
         embed_dataset(clip_dataset, model_dir, field="text")
