@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from fiftyone_videorec.frames import DecodeError, count_frames, read_clip, read_clips
-from tests.videos import write_video
+import cv2
+
+from fiftyone_videorec.frames import (DecodeError, count_frames, jpeg_decode_flag, read_clip, read_clips,
+                                      read_decoded, read_frames, read_jpeg_packets)
+from tests.videos import ffmpeg_convert, moving_square_frames, write_video
 
 
 def _frames_with_index_brightness(n, size=(48, 32)):
@@ -12,9 +15,12 @@ def _frames_with_index_brightness(n, size=(48, 32)):
     return [np.full((size[1], size[0], 3), 10 * i, np.uint8) for i in range(n)]
 
 
-@pytest.fixture(scope="module")
-def counting_video(tmp_path_factory):
-    return write_video(tmp_path_factory.mktemp("v") / "count.avi", _frames_with_index_brightness(20))
+@pytest.fixture(scope="module", params=["MJPG", "mp4v"])
+def counting_video(tmp_path_factory, request):
+    # MJPG goes through the JPEG-packet reader, mp4v through FFmpeg's decoder: same sampling rules
+    suffix = ".avi" if request.param == "MJPG" else ".mp4"
+    return write_video(tmp_path_factory.mktemp("v") / f"count{suffix}", _frames_with_index_brightness(20),
+                       fourcc=request.param)
 
 
 def _frame_ids(clip):
@@ -61,3 +67,28 @@ def test_undecodable_file_raises_decode_error_with_path_and_reason(tmp_path, con
         read_clip(path, 4, 2, 32)
     assert err.value.path == str(path) and err.value.reason
     assert "\n" not in str(err.value)
+
+
+def test_motion_jpeg_decodes_only_wanted_packets_close_to_ffmpeg(tmp_path):
+    path = write_video(tmp_path / "mjpg.avi", moving_square_frames(30, size=(320, 240), dx=7), fourcc="MJPG")
+    wanted = [0, 7, 29]
+    packets = read_jpeg_packets(path, wanted, 32)
+    decoded = read_decoded(path, wanted, 32)
+    assert packets is not None and sorted(packets) == sorted(decoded) == wanted
+    for i in wanted:  # libjpeg at 1/4 scale vs FFmpeg at full size: the same picture, resampled apart
+        assert np.abs(packets[i].astype(int) - decoded[i]).mean() < 4
+    assert np.array_equal(read_frames(path, wanted, 32), np.stack([packets[i] for i in wanted]))
+
+
+def test_jpeg_packet_reader_declines_other_codecs(tmp_path):
+    mp4v = write_video(tmp_path / "a.mp4", moving_square_frames(6), fourcc="mp4v")
+    h264 = ffmpeg_convert(mp4v, tmp_path / "b.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+    assert read_jpeg_packets(mp4v, [0, 3], 32) is None and read_jpeg_packets(h264, [0, 3], 32) is None
+    assert read_frames(h264, [0, 3], 32).shape == (2, 32, 32, 3)
+
+
+@pytest.mark.parametrize("width,height,size,flag", [
+    (320, 240, 32, cv2.IMREAD_REDUCED_COLOR_4), (1920, 1080, 32, cv2.IMREAD_REDUCED_COLOR_8),
+    (320, 240, 112, cv2.IMREAD_COLOR), (320, 240, 64, cv2.IMREAD_REDUCED_COLOR_2)])
+def test_jpeg_scale_keeps_frames_at_least_twice_the_model_input(width, height, size, flag):
+    assert jpeg_decode_flag(width, height, size) == flag | cv2.IMREAD_IGNORE_ORIENTATION
