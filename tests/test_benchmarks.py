@@ -34,7 +34,8 @@ def test_train_benchmark_reports_speed_precision_and_clip_averaging(tmp_path):
 def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
     result = _run_benchmark("embed", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
     formats = [v for v in result["throughput"].values() if isinstance(v, dict)]
-    assert len(formats) == 2 and all(f["speedup"] > 0 and f["compute_embeddings_clips_per_s"] > 0 for f in formats)
+    assert len(formats) == 3 and all(f["speedup"] > 0 and f["compute_embeddings_clips_per_s"] > 0
+                                     and f["fiftyone_reader_only_clips_per_s"] > 0 for f in formats)
     peaks = [v["peak_rss_mb"] for v in result["peak_memory"].values()]
     assert all(200 < p < 20_000 for p in peaks)  # this process's own peak, not its parent's
     assert result["latency"]["recommend_p50_ms"] > 0
