@@ -127,7 +127,10 @@ def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.
                                 image_size)
         got = {}
         for index, packet in _scan(cap, wanted):
-            frame = cv2.imdecode(packet, flag) if packet.size else None
+            try:
+                frame = cv2.imdecode(packet, flag) if packet.size else None
+            except cv2.error:
+                frame = None
             if frame is None:
                 return None
             got[index] = letterbox(frame, image_size)

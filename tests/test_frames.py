@@ -92,3 +92,12 @@ def test_jpeg_packet_reader_declines_other_codecs(tmp_path):
     (320, 240, 112, cv2.IMREAD_COLOR), (320, 240, 64, cv2.IMREAD_REDUCED_COLOR_2)])
 def test_jpeg_scale_keeps_frames_at_least_twice_the_model_input(width, height, size, flag):
     assert jpeg_decode_flag(width, height, size) == flag | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def test_motion_jpeg_packets_libjpeg_rejects_fall_back_to_ffmpeg(tmp_path):
+    path = write_video(tmp_path / "nosoi.avi", moving_square_frames(6), fourcc="MJPG")
+    data = path.read_bytes()
+    assert data.count(b"\xff\xd8\xff") == 6  # one JPEG start-of-image marker per frame
+    path.write_bytes(data.replace(b"\xff\xd8\xff", b"\x00\x00\x00"))  # FFmpeg tolerates this, libjpeg does not
+    assert read_jpeg_packets(path, [0, 3], 32) is None
+    assert np.array_equal(read_frames(path, [0, 3], 32), np.stack(list(read_decoded(path, [0, 3], 32).values())))
