@@ -5,6 +5,9 @@
 decodes with :func:`fiftyone_videorec.frames.read_clips` from the sample's file (the reader
 FiftyOne passes is used only for its path). :func:`embed_dataset` is the fast path the CLI uses:
 clips decoded by a thread pool ahead of the network, batched, failures recorded per sample.
+FiftyOne 1.22 runs video models one sample at a time and opens an ffmpeg reader for each, which
+caps ``compute_embeddings`` near 6 clips/s on two cores; ``embed_dataset`` is 6-12x faster
+(``benchmarks/embed.md``).
 """
 
 from __future__ import annotations
