@@ -55,21 +55,36 @@ def count_frames(path) -> int:
     """Return the number of frames the container reports (0 if it reports none)."""
     cap = _open(path)
     try:
-        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        return _frame_count(cap)
     finally:
         cap.release()
 
 
+def _frame_count(cap: cv2.VideoCapture) -> int:
+    return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+
+
 def read_frames(path, indices, image_size: int) -> np.ndarray:
-    """Return the frames at sorted ``indices`` as ``(len(indices), S, S, 3)`` uint8 RGB.
+    """Return the frames at ``indices`` as ``(len(indices), S, S, 3)`` uint8 RGB.
 
     Reads forward from frame 0. An index past the end of the video gets the last sampled frame
     that was decoded: short videos repeat their last frame to fill the clip.
     """
+    return _read(path, _open(path), indices, image_size)
+
+
+def _read(path, cap: cv2.VideoCapture, indices, image_size: int) -> np.ndarray:
+    """:func:`read_frames` from an already open ``cap`` (released here)."""
     wanted = sorted(set(int(i) for i in indices))
-    got = read_jpeg_packets(path, wanted, image_size)
-    if got is None:
-        got = read_decoded(path, wanted, image_size)
+    try:
+        got = _jpeg_packets(cap, wanted, image_size) if _fourcc(cap) in JPEG_FOURCCS else None
+        if got is None:
+            if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # not plain JPEGs after all: start again with FFmpeg
+                cap.release()
+                cap = _open(path)
+            got = _decoded(cap, wanted, image_size)
+    finally:
+        cap.release()
     if not got:
         raise DecodeError(path, "no frame could be decoded")
     last = got[max(got)]
@@ -91,17 +106,25 @@ def _scan(cap: cv2.VideoCapture, wanted: list[int]):
         yield target, data
 
 
+def _decoded(cap: cv2.VideoCapture, wanted: list[int], image_size: int) -> dict[int, np.ndarray]:
+    return {i: letterbox(frame, image_size) for i, frame in _scan(cap, wanted)}
+
+
 def read_decoded(path, wanted: list[int], image_size: int) -> dict[int, np.ndarray]:
     """Return ``{index: letterboxed RGB frame}`` decoded by OpenCV's FFmpeg backend (any codec)."""
     cap = _open(path)
     try:
-        return {i: letterbox(frame, image_size) for i, frame in _scan(cap, wanted)}
+        return _decoded(cap, wanted, image_size)
     finally:
         cap.release()
 
 
 JPEG_FOURCCS = frozenset({"MJPG", "mjpg", "jpeg", "JPEG"})  # codecs whose packets are JPEG images
 _JPEG_SCALES = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+
+
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    return int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1")
 
 
 def jpeg_decode_flag(width: int, height: int, image_size: int) -> int:
@@ -112,6 +135,22 @@ def jpeg_decode_flag(width: int, height: int, image_size: int) -> int:
     return cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 
+def _jpeg_packets(cap: cv2.VideoCapture, wanted: list[int], image_size: int) -> dict[int, np.ndarray] | None:
+    if not cap.set(cv2.CAP_PROP_FORMAT, -1):  # raw packets instead of decoded frames
+        return None
+    flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), image_size)
+    got = {}
+    for index, packet in _scan(cap, wanted):
+        try:
+            frame = cv2.imdecode(packet, flag) if packet.size else None
+        except cv2.error:
+            frame = None
+        if frame is None:
+            return None
+        got[index] = letterbox(frame, image_size)
+    return got
+
+
 def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.ndarray] | None:
     """Like :func:`read_decoded` for Motion-JPEG files, decoding only the wanted packets.
 
@@ -120,21 +159,7 @@ def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.
     """
     cap = _open(path)
     try:
-        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("latin-1")
-        if fourcc not in JPEG_FOURCCS or not cap.set(cv2.CAP_PROP_FORMAT, -1):
-            return None
-        flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                                image_size)
-        got = {}
-        for index, packet in _scan(cap, wanted):
-            try:
-                frame = cv2.imdecode(packet, flag) if packet.size else None
-            except cv2.error:
-                frame = None
-            if frame is None:
-                return None
-            got[index] = letterbox(frame, image_size)
-        return got
+        return _jpeg_packets(cap, wanted, image_size) if _fourcc(cap) in JPEG_FOURCCS else None
     finally:
         cap.release()
 
@@ -167,8 +192,8 @@ def read_clips(path, n_frames: int, frame_step: int, image_size: int, clips: int
 
     One clip is taken from the middle of the video. Short videos repeat their last frame.
     """
-    starts = clip_starts(count_frames(path), n_frames, frame_step, clips)
-    per_clip = [clip_indices(s, n_frames, frame_step) for s in starts]
-    flat = [i for idx in per_clip for i in idx]
-    frames = read_frames(path, flat, image_size)
+    cap = _open(path)  # one open for the frame count and the frames
+    starts = clip_starts(_frame_count(cap), n_frames, frame_step, clips)
+    flat = [i for s in starts for i in clip_indices(s, n_frames, frame_step)]
+    frames = _read(path, cap, flat, image_size)
     return frames.reshape(clips, n_frames, image_size, image_size, 3)
