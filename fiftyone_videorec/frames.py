@@ -77,7 +77,7 @@ def _read(path, cap: cv2.VideoCapture, indices, image_size: int) -> np.ndarray:
     """:func:`read_frames` from an already open ``cap`` (released here)."""
     wanted = sorted(set(int(i) for i in indices))
     try:
-        got = _jpeg_packets(cap, wanted, image_size) if _fourcc(cap) in JPEG_FOURCCS else None
+        got = _jpeg_packets(cap, wanted, image_size)
         if got is None:
             if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # not plain JPEGs after all: start again with FFmpeg
                 cap.release()
@@ -136,7 +136,7 @@ def jpeg_decode_flag(width: int, height: int, image_size: int) -> int:
 
 
 def _jpeg_packets(cap: cv2.VideoCapture, wanted: list[int], image_size: int) -> dict[int, np.ndarray] | None:
-    if not cap.set(cv2.CAP_PROP_FORMAT, -1):  # raw packets instead of decoded frames
+    if _fourcc(cap) not in JPEG_FOURCCS or not cap.set(cv2.CAP_PROP_FORMAT, -1):  # raw packets, not frames
         return None
     flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), image_size)
     got = {}
@@ -159,7 +159,7 @@ def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.
     """
     cap = _open(path)
     try:
-        return _jpeg_packets(cap, wanted, image_size) if _fourcc(cap) in JPEG_FOURCCS else None
+        return _jpeg_packets(cap, wanted, image_size)
     finally:
         cap.release()
 
