@@ -150,6 +150,8 @@ def _add_train_commands(sub) -> None:
     p.add_argument("--epochs", type=int, metavar="N", help="epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, metavar="N", help="clips per batch (default: the preset's)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop before an epoch that would pass this much training time (default: the preset's)")
     p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, metavar="S")
     p.add_argument("--train-tag", default=config.TRAIN_TAG, metavar="TAG")
     p.add_argument("--val-tag", default=config.VAL_TAG, metavar="TAG")
@@ -162,13 +164,15 @@ def _cmd_train(args) -> int:
 
     result = train(args.dataset, args.out, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
                    resume=args.resume, seed=args.seed, train_tag=args.train_tag, val_tag=args.val_tag,
-                   test_tag=args.test_tag)
+                   test_tag=args.test_tag, time_limit=args.time_limit)
     meta = result.metadata
     for path, reason in result.skipped.items():
         print(f"skipped {path}: {reason}")
     metrics = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in meta["metrics"].items())
     print(f"trained {meta['preset']} for {meta['epochs_trained']} epochs in {meta['train_seconds']:.0f} s "
           f"({meta['seconds_per_epoch']:.1f} s/epoch): {metrics}")
+    stop = "; stopped at the time limit" if meta.get("stopped_by_time_limit") else ""
+    print(f"early stopping watched the {meta['early_stopping_on']}; best epoch {meta['best_epoch']}{stop}")
     print(f"model: {result.out_dir}")
     return 0
 

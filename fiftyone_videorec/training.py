@@ -138,6 +138,11 @@ def _dataset(frames: list, labels: np.ndarray, preset: Preset, batch_size: int, 
     if training:
         def jitter(clip, label):  # one factor per clip, so motion stays consistent over time
             x = tf.cast(clip, tf.float32)
+            if preset.crop_scale < 1:  # one random crop per clip, the same box in every frame
+                side = tf.random.uniform((2,), preset.crop_scale, 1.0)
+                corner = tf.random.uniform((2,)) * (1.0 - side)
+                box = tf.concat([corner, corner + side], axis=0)[None]
+                x = tf.image.crop_and_resize(x, tf.repeat(box, n, axis=0), tf.range(n), (size, size))
             x = tf.image.adjust_contrast(x, tf.random.uniform((), 0.8, 1.2))
             x = x + tf.random.uniform((), -20.0, 20.0)
             return tf.clip_by_value(x, 0.0, 255.0), label
@@ -146,12 +151,15 @@ def _dataset(frames: list, labels: np.ndarray, preset: Preset, batch_size: int, 
 
 
 # --- the loop --------------------------------------------------------------------------------
-def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress):
+def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress, time_limit: float | None = None):
     import keras
     from tqdm.auto import tqdm
 
     class EpochEnd(keras.callbacks.Callback):
         """Per-epoch tqdm bar, progress calls, best weights, early stopping and the resume checkpoint."""
+
+        def on_train_begin(self, logs=None):
+            self.run_started = time.perf_counter()
 
         def on_epoch_begin(self, epoch, logs=None):
             # a live bar in a terminal; in a log file (not a TTY) one summary line per epoch instead
@@ -181,6 +189,10 @@ def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress):
             else:
                 state["wait"] += 1
                 self.model.stop_training = state["wait"] >= PATIENCE and epoch + 1 >= epochs // 2
+            spent = state["train_seconds"] + time.perf_counter() - self.run_started
+            if time_limit and spent + (time.perf_counter() - self.started) > time_limit and epoch + 1 < epochs:
+                self.model.stop_training = True  # another epoch would pass the time limit
+                state["stopped_by_time_limit"] = True
             state["epoch"] = epoch + 1
             state["stopped_early"] = bool(self.model.stop_training)
             self.model.save(ckpt / "last.keras")  # with optimizer state, for --resume
@@ -226,11 +238,14 @@ def _use_accelerator() -> str:
 def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | None = None,
           batch_size: int | None = None, resume: bool = False, seed: int = config.DEFAULT_SEED,
           train_tag: str = config.TRAIN_TAG, val_tag: str = config.VAL_TAG, test_tag: str = config.TEST_TAG,
-          progress: ProgressFn | None = None) -> TrainResult:
+          time_limit: float | None = None, progress: ProgressFn | None = None) -> TrainResult:
     """Train ``preset`` on the dataset's ``train_tag`` clips; return what was written to ``out_dir``.
 
     Writes ``model.keras``, ``metadata.json``, ``history.json``, ``curves.png`` and
     ``confusion_matrix.png`` (test split). Undecodable clips are skipped, their reasons kept.
+    Early stopping watches the ``val_tag`` clips' loss, or the training loss when there are none
+    (``metadata["early_stopping_on"]`` says which). ``time_limit`` (seconds, default the preset's)
+    ends training before an epoch that would pass it.
     """
     from .runtime import connect_database
 
@@ -275,10 +290,15 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
         _compile(classifier, p, epochs * steps)
     train_ds = _dataset(*arrays["train"], p, batch_size, True, seed + state["epoch"])
     val_ds = _dataset(*arrays["val"], p, batch_size, False, seed) if arrays["val"][0] else None
+    watched = f"val loss ({len(arrays['val'][0])} clips tagged {val_tag!r})" if val_ds is not None else \
+        f"training loss (no clips tagged {val_tag!r})"
+    if val_ds is None:
+        logger.warning("no clips tagged %r: early stopping watches the training loss", val_tag)
+    time_limit = p.time_limit_s if time_limit is None else time_limit
     started = time.perf_counter()
     if state["epoch"] < epochs and not state["stopped_early"]:
         classifier.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
-                       callbacks=[_epoch_callback(ckpt, state, epochs, steps, progress)])
+                       callbacks=[_epoch_callback(ckpt, state, epochs, steps, progress, time_limit)])
     state["train_seconds"] += time.perf_counter() - started
     (ckpt / "state.json").write_text(json.dumps(state))
     if (ckpt / "best.weights.h5").is_file():
@@ -290,7 +310,8 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
         "preset": p.name, "class_names": class_names, "dataset": dataset_name,
         "tags": {"train": train_tag, "val": val_tag, "test": test_tag},
         "epochs_requested": epochs, "epochs_trained": state["epoch"], "best_epoch": state["best_epoch"],
-        "stopped_early": state["stopped_early"], "batch_size": batch_size, "seed": seed, "device": device,
+        "stopped_early": state["stopped_early"], "early_stopping_on": watched, "time_limit_s": time_limit,
+        "stopped_by_time_limit": bool(state.get("stopped_by_time_limit")), "batch_size": batch_size, "seed": seed, "device": device,
         "train_seconds": round(state["train_seconds"], 2),
         "seconds_per_epoch": round(state["train_seconds"] / max(1, state["epoch"]), 2),
         "clips": {k: len(v[0]) for k, v in arrays.items()}, "skipped": skipped,

@@ -138,3 +138,33 @@ def test_cli_train_end_to_end(motion_dataset, tmp_path, capsys):
     assert trained.metadata["batch_size"] == 2 and trained.embedder.output.shape[-1] == 8
     assert main(["train", "--dataset", "videorec-no-such", "--out", str(tmp_path / "x"), "--preset", "tiny"]) == 2
     assert "videorec: error: dataset 'videorec-no-such' does not exist" in capsys.readouterr().err
+
+
+def test_cli_train_without_val_clips_says_what_early_stopping_watched(tmp_path):
+    """A folder with only train and test clips trains, and the user is told what stopped it."""
+    import subprocess
+    import sys
+
+    from fiftyone_videorec.data.folder import load_folder
+
+    for label, dx in DIRECTIONS.items():
+        for split, count in (("train", 2), ("test", 1)):
+            for i in range(count):
+                write_video(tmp_path / "clips" / split / label / f"{i}.avi", n_frames=12, size=(40, 32), dx=dx, seed=i)
+    dataset, _ = load_folder(tmp_path / "clips", "videorec-test-train-no-val", overwrite=True)
+    assert len(dataset.match_tags("val")) == 0
+    result = subprocess.run([sys.executable, "-m", "fiftyone_videorec", "train", "--dataset", dataset.name,
+                             "--out", str(tmp_path / "model"), "--preset", "tiny", "--epochs", "2"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "early stopping watched the training loss (no clips tagged 'val')" in result.stdout
+    meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert meta["epochs_trained"] == 2 and meta["early_stopping_on"].startswith("training loss")
+    assert meta["clips"] == {"train": 6, "val": 0, "test": 3}
+
+
+def test_time_limit_stops_before_an_epoch_that_would_pass_it(motion_dataset, tmp_path):
+    result = train(motion_dataset, tmp_path, preset="tiny", epochs=50, time_limit=0.001)
+    meta = result.metadata
+    assert meta["epochs_trained"] == 1 and meta["stopped_by_time_limit"] and meta["time_limit_s"] == 0.001
+    assert (tmp_path / "model.keras").is_file()
