@@ -110,6 +110,13 @@ def evaluate_retrieval(dataset, brain_key: str = config.BRAIN_KEY, k=(1, 5, 10),
         vectors, labels = view.values([field_name, f"{config.LABEL_FIELD}.label"])
         parts.append((np.stack(vectors), labels))
     (query_vectors, query_labels), (gallery_vectors, gallery_labels) = parts
+    return evaluate_vectors(query_vectors, query_labels, gallery_vectors, gallery_labels, k)
+
+
+def evaluate_vectors(query_vectors: np.ndarray, query_labels, gallery_vectors: np.ndarray, gallery_labels,
+                     k=(1, 5, 10)) -> RetrievalReport:
+    """Return a :class:`RetrievalReport` for labelled query vectors searching labelled gallery vectors."""
+    k = tuple(sorted({int(c) for c in k}))
     order, _ = rank_gallery(query_vectors, gallery_vectors, max(k))
     ranked = np.asarray(gallery_labels, dtype=object)[order]
     if ranked.shape[1] < max(k):  # a gallery smaller than k: missing slots are never relevant
