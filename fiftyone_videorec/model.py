@@ -29,7 +29,7 @@ from keras import layers
 
 from . import config
 from .errors import VideorecError
-from .layers import Conv2Plus1D, FrameDifference, ResidualBlock, ResizeVideo
+from .layers import Conv2Plus1D, FrameDifference, FramesAndDifferences, ResidualBlock, ResizeVideo
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
@@ -49,14 +49,17 @@ class Preset:
     epochs: int = 20
     learning_rate: float = 1e-3
     bn_momentum: float = 0.9  # keras' 0.99 leaves the moving stats far off after a few hundred steps
-    frame_difference: bool = False  # feed the stem the differences between consecutive frames
+    inputs: str = "frames"  # what the stem sees: "frames", "differences" or "frames+differences"
     norm: str = "layer"  # the residual blocks' normalisation (layers.normalization)
+    pooling: str = "last"  # embedding: pool the last block ("last") or every stage, concatenated ("stages")
+    time_limit_s: float | None = None  # training stops before an epoch that would pass this many seconds
+    crop_scale: float = 1.0  # training: random crops keep at least this fraction of each side (1.0: none)
 
 
 PRESETS: dict[str, Preset] = {
     "tutorial": Preset("tutorial", config.TUTORIAL_N_FRAMES, config.TUTORIAL_FRAME_STEP,
                        config.TUTORIAL_IMAGE_SIZE, epochs=50, learning_rate=1e-4, bn_momentum=0.99),
-    "fast": Preset("fast", 8, 5, 32, batch_size=16, epochs=40, frame_difference=True, norm="batch"),
+    "fast": Preset("fast", 8, 5, 32, batch_size=16, epochs=40, inputs="differences", norm="batch"),
     "tiny": Preset("tiny", 4, 2, 32, stem_filters=4, widths=(4, 8), batch_size=4, epochs=2),
 }
 
@@ -68,28 +71,37 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def build_model(preset: str = config.DEFAULT_PRESET, num_classes: int = 10) -> tuple[keras.Model, keras.Model]:
+INPUTS = {"frames": None, "differences": FrameDifference, "frames+differences": FramesAndDifferences}
+
+
+def build_model(preset: str | Preset = config.DEFAULT_PRESET, num_classes: int = 10) -> tuple[keras.Model, keras.Model]:
     """Return ``(classifier, embedder)`` sharing weights; the embedder ends at GlobalAveragePooling3D.
 
     Input: uint8 or float clips ``(batch, n_frames, size, size, 3)`` with values in [0, 255].
     """
-    p = get_preset(preset)
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
     size = p.image_size
     clip = keras.Input(shape=(p.n_frames, size, size, 3), name="clip")
     x = layers.Rescaling(1.0 / 255, name="rescale")(clip)
-    if p.frame_difference:
-        x = FrameDifference(name="frame_difference")(x)
+    if INPUTS[p.inputs] is not None:
+        x = INPUTS[p.inputs](name=p.inputs.replace("+", "_and_"))(x)
     x = Conv2Plus1D(p.stem_filters, (3, 7, 7), name="stem_conv")(x)
     x = layers.BatchNormalization(momentum=p.bn_momentum, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     size //= 2
     x = ResizeVideo(size, size, name="resize_0")(x)
+    stages = []
     for i, width in enumerate(p.widths):
         x = ResidualBlock(width, (3, 3, 3), norm=p.norm, name=f"block_{i + 1}")(x)
+        stages.append(x)
         if i < len(p.widths) - 1:
             size //= 2
             x = ResizeVideo(size, size, name=f"resize_{i + 1}")(x)
-    embedding = layers.GlobalAveragePooling3D(name="embedding")(x)
+    if p.pooling == "stages":
+        pooled = [layers.GlobalAveragePooling3D(name=f"pool_{i + 1}")(s) for i, s in enumerate(stages)]
+        embedding = layers.Concatenate(name="embedding")(pooled)
+    else:
+        embedding = layers.GlobalAveragePooling3D(name="embedding")(x)
     logits = layers.Dense(num_classes, dtype="float32", name="logits")(layers.Flatten(name="flatten")(embedding))
     classifier = keras.Model(clip, logits, name=f"videorec_{p.name}")
     return classifier, embedder_of(classifier)
