@@ -145,7 +145,7 @@ def _add_train_commands(sub) -> None:
     p = sub.add_parser("train", help="train the (2+1)D ResNet on a dataset's train/val/test tags")
     _add_dataset_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the model, metadata and plots")
-    p.add_argument("--preset", default=config.DEFAULT_PRESET, choices=["fast", "tutorial", "tiny"],
+    p.add_argument("--preset", default=config.DEFAULT_PRESET, choices=config.PRESET_NAMES,
                    help="network size and frame sampling (default: %(default)s)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, metavar="N", help="clips per batch (default: the preset's)")
@@ -304,7 +304,8 @@ def _add_demo_commands(sub) -> None:
                    help="auto: UCF101 when its archive is reachable, else the synthetic motion set")
     p.add_argument("--url", default=config.UCF101_URL, help="UCF101_videos.zip URL or local path")
     p.add_argument("--dataset", help="dataset name (default depends on the source)")
-    p.add_argument("--preset", default=config.DEFAULT_PRESET, help="model preset (fast, tutorial, tiny)")
+    p.add_argument("--preset", default=config.DEFAULT_PRESET, choices=config.PRESET_NAMES,
+                   help="model preset (default: %(default)s)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
     p.add_argument("--num-classes", type=int, help="classes to load (default 10)")
     p.add_argument("--per-class", type=int, help="clips per class (default 50)")

@@ -71,6 +71,7 @@ TUTORIAL_FRAME_STEP = 15
 TUTORIAL_IMAGE_SIZE = 224
 
 DEFAULT_PRESET = "fast"
+PRESET_NAMES = ("fast", "motion", "tutorial", "tiny")  # model.PRESETS, without importing Keras
 DEFAULT_BATCH_SIZE = 8
 # Test-time clips averaged per video. Chosen by measurement (benchmarks/train.md, "clip averaging"):
 # 3 evenly spaced clips lift test-vs-train precision@5 over 1, at one decode pass per video.

@@ -146,19 +146,3 @@ class FrameDifference(layers.Layer):
         b, t, *rest = input_shape
         return (b, None if t is None else t - 1, *rest)
 
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class FramesAndDifferences(layers.Layer):
-    """``t`` RGB frames -> ``t - 1`` frames of 6 channels: each frame beside its change from the last.
-
-    Frames alone carry what a scene looks like, differences alone what moves in it; a network
-    given one of them is blind to the other (differences alone: chance on real footage across
-    recordings; frames alone: chance on the synthetic motion set).
-    """
-
-    def call(self, video):
-        return keras.ops.concatenate([video[:, 1:], video[:, 1:] - video[:, :-1]], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        b, t, h, w, c = input_shape
-        return (b, None if t is None else t - 1, h, w, 2 * c)

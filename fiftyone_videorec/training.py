@@ -28,7 +28,8 @@ from .progress import ProgressFn, report
 logger = logging.getLogger(__name__)
 
 CACHE_FACTOR = 2  # frames stored per video = CACHE_FACTOR * n_frames (room for random offsets)
-PATIENCE = 6  # epochs without a better val loss before early stopping
+PATIENCE = 6  # epochs without a better val loss before early stopping ...
+PATIENCE_STEPS = 120  # ... and at least this many optimizer steps (small sets have short epochs)
 CHECKPOINT_DIR = "checkpoint"
 
 
@@ -152,6 +153,8 @@ def _dataset(frames: list, labels: np.ndarray, preset: Preset, batch_size: int, 
 
 # --- the loop --------------------------------------------------------------------------------
 def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress, time_limit: float | None = None):
+    patience = max(PATIENCE, math.ceil(PATIENCE_STEPS / max(1, steps)))
+
     import keras
     from tqdm.auto import tqdm
 
@@ -188,7 +191,7 @@ def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress, 
                 self.model.save_weights(ckpt / "best.weights.h5")
             else:
                 state["wait"] += 1
-                self.model.stop_training = state["wait"] >= PATIENCE and epoch + 1 >= epochs // 2
+                self.model.stop_training = state["wait"] >= patience and epoch + 1 >= epochs // 2
             spent = state["train_seconds"] + time.perf_counter() - self.run_started
             if time_limit and spent + (time.perf_counter() - self.started) > time_limit and epoch + 1 < epochs:
                 self.model.stop_training = True  # another epoch would pass the time limit
@@ -251,7 +254,7 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
 
     fo = connect_database()
     p = get_preset(preset)
-    epochs, batch_size = epochs or p.epochs, batch_size or p.batch_size
+    epochs_given, batch_size = epochs, batch_size or p.batch_size
     if not fo.dataset_exists(dataset_name):
         raise VideorecError(f"dataset {dataset_name!r} does not exist (load one with 'videorec load ...')")
     dataset = fo.load_dataset(dataset_name)
@@ -281,6 +284,8 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
 
     ckpt = out_dir / CHECKPOINT_DIR
     steps = math.ceil(len(arrays["train"][0]) / batch_size)
+    # a small set gets more epochs, so that it sees the preset's minimum number of optimizer steps
+    epochs = epochs_given or max(p.epochs, math.ceil(p.min_steps / steps))
     if resume:
         state, classifier = _resume_state(ckpt, p, class_names)
     else:

@@ -3,6 +3,7 @@
 
     python scripts/benchmark.py train   # seed's recipe vs ours, seconds/epoch and precision@5
     python scripts/benchmark.py embed   # clips/s, peak memory, recommend latency
+    python scripts/benchmark.py quality # five sets x four methods: P@1, P@5, mAP@10
     python scripts/benchmark.py all
 
 Each writes ``benchmarks/<name>.md`` and ``benchmarks/<name>.json``; only ratios measured in one
@@ -19,7 +20,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
-BENCHMARKS = {"train": "bench_train", "embed": "bench_embed"}
+BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality"}
 
 
 def main(argv=None) -> int:
@@ -29,12 +30,13 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
     parser.add_argument("--same-epochs", type=int, default=10, metavar="N",
                         help="train: epochs for the tutorial-vs-fast precision comparison (default 10)")
+    parser.add_argument("--preset", help="quality: the preset measured as the default (default: the default preset)")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
-        options = {"same_epoch_count": args.same_epochs} if name == "train" else {}
+        options = {"train": {"same_epoch_count": args.same_epochs}, "quality": {"preset": args.preset}}.get(name, {})
         module.run(out_dir=Path(args.out), quick=args.quick, **options)
     return 0
 

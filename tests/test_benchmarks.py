@@ -39,3 +39,20 @@ def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
     peaks = [v["peak_rss_mb"] for v in result["peak_memory"].values()]
     assert all(200 < p < 20_000 for p in peaks)  # this process's own peak, not its parent's
     assert result["latency"]["recommend_p50_ms"] > 0
+
+
+def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
+    result = _run_benchmark("quality", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert list(result["sets"]) == ["synthetic", "motion_families", "same_recording", "across_recordings",
+                                    "altered_copies"]
+    for name, found in result["sets"].items():
+        assert found["classes"] >= 2 and found["clips"]["train"] > 0 and found["clips"]["test"] > 0, name
+        assert list(found["methods"]) == ["default", "tutorial", "untrained", "thumbnail"]
+        for method, row in found["methods"].items():
+            assert all(0 <= row[m] <= 1 for m in ("precision@1", "precision@5", "map@10")), (name, method)
+            assert row["embed_clips_per_s"] > 0 and row.get("failed", 0) == 0, (name, method)
+    assert result["sets"]["altered_copies"]["trained_on"] == "across_recordings"
+    assert result["sets"]["across_recordings"]["clips"]["val"] == 0  # trains without a val split
+    # the tutorial network trains on the same data; the thumbnail needs no training
+    assert result["sets"]["synthetic"]["methods"]["tutorial"]["train_seconds"] > 0
+    assert result["sets"]["synthetic"]["methods"]["thumbnail"]["train_seconds"] == 0

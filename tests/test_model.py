@@ -76,3 +76,20 @@ def test_tiny_model_dir_fixture_is_a_loadable_model(tiny_model_dir):
     trained = load_trained(tiny_model_dir)
     assert trained.preset.name == "tiny" and len(trained.metadata["class_names"]) >= 2
     assert trained.metadata["embedding_dim"] == trained.embedder.output.shape[-1]
+
+
+def test_default_preset_sees_both_what_a_scene_looks_like_and_what_moves():
+    """The default's two stems: one on frames (appearance), one on frame differences (motion)."""
+    classifier, embedder = build_model("fast", num_classes=3)
+    size = PRESETS["fast"].image_size
+    rng = np.random.default_rng(3)
+    still = np.repeat(rng.integers(0, 255, (1, 1, size, size, 3)), PRESETS["fast"].n_frames, axis=1).astype("uint8")
+    moving = np.stack([np.roll(still[0, 0], 4 * t, axis=1) for t in range(PRESETS["fast"].n_frames)])[None]
+    differences = classifier.get_layer("differences_stem_conv").spatial
+    frames = classifier.get_layer("frames_stem_conv").spatial
+    before_still, before_moving = embedder.predict(still, verbose=0), embedder.predict(moving, verbose=0)
+    differences.kernel.assign(differences.kernel.numpy() * 3)  # a still clip has no differences to see
+    assert np.allclose(before_still, embedder.predict(still, verbose=0), atol=1e-6)
+    assert not np.allclose(before_moving, embedder.predict(moving, verbose=0), atol=1e-4)
+    frames.kernel.assign(frames.kernel.numpy() * 3)
+    assert not np.allclose(before_still, embedder.predict(still, verbose=0), atol=1e-4)

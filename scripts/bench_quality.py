@@ -1,0 +1,197 @@
+"""Quality benchmark: five sets x four methods, through the product's own load → train → embed path.
+
+Sets (all made by code in the repo, same seed -> same clips):
+
+- ``synthetic``: the project's synthetic motion set (``videorec load synthetic``);
+- ``motion_families``: a separately written motion set (camera shake, zoom, swing, orbit, pan,
+  photographic backgrounds, moving distractors, 12 train clips per class);
+- ``same_recording``: real recordings, one class each; train early in time, test later;
+- ``across_recordings``: real actions; train and test clips come from different people/scenes;
+- ``altered_copies``: real clips vs their low-bitrate, half-size, cropped and half-frame-rate
+  copies; P@1 says whether a copy finds its own original first (the models trained on
+  ``across_recordings`` embed it).
+
+Methods: the default preset; the seed's ``tutorial`` network given the default's training time;
+an untrained network of the default's shape; an 8x8 thumbnail of the middle frame.
+Metrics: test queries against the train gallery (cosine): P@1, P@5, mAP@10.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = ROOT / "benchmarks" / "clips"
+SETS = ("synthetic", "motion_families", "same_recording", "across_recordings", "altered_copies")
+METHODS = ("default", "tutorial", "untrained", "thumbnail")
+TRAINED_ON = {"altered_copies": "across_recordings"}  # sets with no training split of their own
+METRICS = ("precision@1", "precision@5", "map@10")
+
+
+def build_sets(work: Path, quick: bool) -> dict[str, Path]:
+    """Write every set under ``work`` (reusing files already there); return ``{name: root}``."""
+    from fiftyone_videorec.data import real_footage
+    from fiftyone_videorec.data.motion_families import generate_motion_families
+    from fiftyone_videorec.data.synthetic import generate_synthetic
+
+    recordings = real_footage.read_manifest(CLIPS)
+    videos = [r.path for r in recordings]
+    roots = {name: work / name for name in SETS}
+    if quick:
+        generate_synthetic(roots["synthetic"], num_classes=4, per_class=5, split=(3, 1, 1), frames=40, size=64,
+                           show_bar=False)
+        generate_motion_families(roots["motion_families"], per_class_split=(3, 1, 1), frames=40, width=80,
+                                 height=60, background_videos=videos[:2])
+        few = _few_per_action(recordings)
+        real_footage.build_same_recording(few[:4], roots["same_recording"], window=24, per_split=(3, 1, 1),
+                                          min_frames=60)
+        real_footage.build_across_recordings(few, roots["across_recordings"], window=24, per_recording=1)
+        real_footage.build_altered_copies(few[:4], roots["altered_copies"], max_frames=32)
+    else:
+        generate_synthetic(roots["synthetic"], show_bar=False)
+        generate_motion_families(roots["motion_families"], background_videos=videos)
+        real_footage.build_same_recording(recordings, roots["same_recording"])
+        real_footage.build_across_recordings(recordings, roots["across_recordings"])
+        real_footage.build_altered_copies(recordings, roots["altered_copies"])
+    return roots
+
+
+def _few_per_action(recordings):
+    """Two groups of each of the first three actions that have two: the CI-sized real sets."""
+    by_action: dict[str, dict[str, object]] = {}
+    for rec in recordings:
+        by_action.setdefault(rec.action, {}).setdefault(rec.group, rec)
+    chosen = [rec for groups in by_action.values() if len(groups) >= 2 for rec in list(groups.values())[:2]]
+    return chosen[:6]
+
+
+def thumbnails(paths: list[str]) -> np.ndarray:
+    """Return one 192-d vector per video: its middle frame at 8x8 RGB, scaled to [0, 1]."""
+    from fiftyone_videorec.frames import count_frames, read_frames
+
+    return np.stack([read_frames(p, [count_frames(p) // 2], 8)[0].astype(np.float32).ravel() / 255
+                     for p in paths])
+
+
+def _vectors(dataset, field: str, tag: str):
+    from fiftyone_videorec import config
+
+    view = dataset.match_tags(tag).exists(field)
+    vectors, labels = view.values([field, f"{config.LABEL_FIELD}.label"])
+    return np.stack(vectors), labels
+
+
+def _scores(dataset, field: str) -> dict:
+    from fiftyone_videorec import config
+    from fiftyone_videorec.evaluation import evaluate_vectors
+
+    query, gallery = _vectors(dataset, field, config.TEST_TAG), _vectors(dataset, field, config.TRAIN_TAG)
+    report = evaluate_vectors(*query, *gallery, k=(1, 5, 10))
+    return {name: round(report.metrics[name], 3) for name in METRICS} | {
+        "chance_precision@1": round(report.metrics["chance_precision@1"], 3)}
+
+
+def _untrained(dataset, folder: Path, preset: str) -> Path:
+    """Save a freshly initialised network of ``preset``'s shape as a model folder."""
+    import keras
+
+    from fiftyone_videorec import config
+    from fiftyone_videorec.model import build_model, save_trained
+
+    classes = sorted(set(dataset.match_tags(config.TRAIN_TAG).values(f"{config.LABEL_FIELD}.label")))
+    keras.utils.set_random_seed(config.DEFAULT_SEED)
+    classifier, _ = build_model(preset, len(classes))
+    return save_trained(folder, classifier, {"preset": preset, "class_names": classes, "trained": False})
+
+
+def _embed(dataset, model_dir: Path, field: str) -> dict:
+    from fiftyone_videorec.embedder import embed_dataset
+
+    started = time.perf_counter()
+    summary = embed_dataset(dataset, model_dir, field=field)
+    seconds = time.perf_counter() - started
+    return {"embed_clips_per_s": round(summary.embedded / seconds, 2), "failed": len(summary.failed)}
+
+
+def run_set(name: str, dataset, work: Path, models: dict, preset: str, epochs: int | None) -> dict:
+    """Every method on one imported set; trains unless ``models`` already holds its models."""
+    from fiftyone_videorec.training import train
+
+    rows = {}
+    for method in METHODS:
+        field = f"bench_{method}"
+        row: dict = {}
+        if method == "thumbnail":
+            started = time.perf_counter()
+            dataset.set_values(field, [v.tolist() for v in thumbnails(dataset.values("filepath"))])
+            row["embed_clips_per_s"] = round(len(dataset) / (time.perf_counter() - started), 2)
+            row["train_seconds"] = 0.0
+        else:
+            if method not in models:
+                folder = work / "models" / name / method
+                if method == "untrained":
+                    models[method] = (_untrained(dataset, folder, preset), 0.0)
+                else:
+                    limit = None if method == "default" else models["default"][1]
+                    meta = train(dataset.name, folder, preset=preset if method == "default" else "tutorial",
+                                 epochs=epochs, time_limit=limit).metadata
+                    models[method] = (folder, meta["train_seconds"])
+                    row["epochs"] = meta["epochs_trained"]
+            row["train_seconds"] = round(models[method][1], 1)
+            row |= _embed(dataset, models[method][0], field)
+        row |= _scores(dataset, field)
+        rows[method] = row
+        print(f"  {name:<18} {method:<10} " + "  ".join(f"{m} {row[m]:.3f}" for m in METRICS)
+              + f"  train {row['train_seconds']:.0f} s  embed {row['embed_clips_per_s']:.1f} clips/s", flush=True)
+    return rows
+
+
+def run(out_dir: Path, quick: bool, preset: str | None = None) -> dict:
+    from fiftyone_videorec import config
+    from fiftyone_videorec.data.folder import load_folder
+    from fiftyone_videorec.runtime import connect_database
+
+    fo = connect_database()
+    fo.config.show_progress_bars = False  # one line per set and method instead
+    preset = preset or config.DEFAULT_PRESET
+    work = config.home_dir() / "bench-quality" / ("quick" if quick else "full")
+    started = time.perf_counter()
+    roots = build_sets(work / "sets", quick)
+    results, models_of = {}, {}
+    for name in SETS:
+        dataset, summary = load_folder(roots[name], f"videorec-bench-{name}", overwrite=True)
+        counts = {tag: len(dataset.match_tags(tag)) for tag in config.SPLITS}
+        classes = len(dataset.distinct(f"{config.LABEL_FIELD}.label"))
+        print(f"{name}: {classes} classes, train/val/test {counts['train']}/{counts['val']}/{counts['test']}", flush=True)
+        models = models_of.setdefault(TRAINED_ON.get(name, name), {})
+        results[name] = {"classes": classes, "clips": counts, "skipped": len(summary.skipped),
+                         "trained_on": TRAINED_ON.get(name, name),
+                         "methods": run_set(name, dataset, work, models, preset, 2 if quick else None)}
+    report = {"preset": preset, "quick": quick, "seconds": round(time.perf_counter() - started, 1),
+              "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs", "sets": results}
+    (out_dir / "quality.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "quality.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict) -> str:
+    """The tables the README quotes: one row per set and method."""
+    lines = [f"# Retrieval quality across five sets (preset `{report['preset']}`)", "",
+             "One run of `python scripts/benchmark.py quality` on " + report["machine"]
+             + f", {report['seconds'] / 60:.0f} min in all. Test clips query the train clips by cosine similarity;"
+             " `altered_copies` is embedded by the models trained on `across_recordings`. Sets and methods: "
+             "`scripts/bench_quality.py`.", "",
+             "| set | classes | train/val/test | method | P@1 | P@5 | mAP@10 | train s | embed clips/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, result in report["sets"].items():
+        c = result["clips"]
+        for method, row in result["methods"].items():
+            lines.append(f"| {name} | {result['classes']} | {c['train']}/{c['val']}/{c['test']} | {method} | "
+                         + " | ".join(f"{row[m]:.3f}" for m in METRICS)
+                         + f" | {row['train_seconds']:.0f} | {row['embed_clips_per_s']:.1f} |")
+    return "\n".join(lines) + "\n"
