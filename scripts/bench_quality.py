@@ -19,6 +19,7 @@ Metrics: test queries against the train gallery (cosine): P@1, P@5, mAP@10.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -172,8 +173,15 @@ def run(out_dir: Path, quick: bool, preset: str | None = None) -> dict:
         results[name] = {"classes": classes, "clips": counts, "skipped": len(summary.skipped),
                          "trained_on": TRAINED_ON.get(name, name),
                          "methods": run_set(name, dataset, work, models, preset, 2 if quick else None)}
-    report = {"preset": preset, "quick": quick, "seconds": round(time.perf_counter() - started, 1),
-              "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs", "sets": results}
+        report = _save(out_dir, preset, quick, started, results, complete=name == SETS[-1])
+    return report
+
+
+def _save(out_dir: Path, preset: str, quick: bool, started: float, results: dict, complete: bool) -> dict:
+    """Write what is measured so far: an interrupted run keeps the sets it finished."""
+    report = {"preset": preset, "quick": quick, "complete": complete,
+              "seconds": round(time.perf_counter() - started, 1),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "sets": results}
     (out_dir / "quality.json").write_text(json.dumps(report, indent=2))
     (out_dir / "quality.md").write_text(markdown(report))
     return report
@@ -182,6 +190,7 @@ def run(out_dir: Path, quick: bool, preset: str | None = None) -> dict:
 def markdown(report: dict) -> str:
     """The tables the README quotes: one row per set and method."""
     lines = [f"# Retrieval quality across five sets (preset `{report['preset']}`)", "",
+             *([] if report["complete"] else ["**Incomplete run**: only the sets below were measured.", ""]),
              "One run of `python scripts/benchmark.py quality` on " + report["machine"]
              + f", {report['seconds'] / 60:.0f} min in all. Test clips query the train clips by cosine similarity;"
              " `altered_copies` is embedded by the models trained on `across_recordings`. Sets and methods: "
