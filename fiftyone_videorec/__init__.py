@@ -14,16 +14,16 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "VideorecError": "errors:VideorecError",
     "run_doctor": "doctor:run_doctor",
-    # data (issue 3)
+    # data
     "load_ucf101": "data.ucf101:load_ucf101",
     "load_synthetic": "data.synthetic:load_synthetic",
     "load_folder": "data.folder:load_folder",
-    # model and training (issue 4)
+    # model and training
     "train": "training:train",
     "build_model": "model:build_model",
     "load_trained": "model:load_trained",
     "read_clip": "frames:read_clip",
-    # embeddings, similarity, evaluation (issue 5)
+    # embeddings, similarity, evaluation
     "load_model": "embedder:load_model",
     "embed_dataset": "embedder:embed_dataset",
     "build_index": "similarity:build_index",
@@ -31,7 +31,7 @@ _PUBLIC = {
     "evaluate_retrieval": "evaluation:evaluate_retrieval",
     "embeddings_map": "visualization:embeddings_map",
     "VideoEmbeddingModel": "embedder:VideoEmbeddingModel",
-    # report and demo (issue 7)
+    # report and demo
     "write_report": "report:write_report",
     "run_demo": "demo:run_demo",
 }

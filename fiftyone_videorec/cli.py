@@ -41,7 +41,7 @@ def _cmd_doctor(args) -> int:
     return 0 if run_doctor() else 1
 
 
-# --- load (Data issue) ---------------------------------------------------------------------------
+# --- load ---------------------------------------------------------------------------
 def _add_load_commands(sub) -> None:
     p = sub.add_parser("load", help="import videos into a FiftyOne dataset")
     load_sub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
@@ -50,7 +50,7 @@ def _add_load_commands(sub) -> None:
     _add_load_synthetic(load_sub)
 
 
-# --- load ucf101 (helper A1) ---
+# --- load ucf101 ---
 def _add_load_ucf101(load_sub) -> None:
     p = load_sub.add_parser("ucf101", help="fetch a seeded UCF101 subset over HTTP Range and import it")
     p.add_argument("--url", default=config.UCF101_URL, metavar="URL|ZIP",
@@ -87,7 +87,7 @@ def _cmd_load_ucf101(args) -> int:
     return 0
 
 
-# --- load dir / load synthetic (helper A2) ---
+# --- load dir / load synthetic ---
 def _print_dataset_line(dataset) -> None:
     tags = dataset.count_sample_tags()
     print(f"dataset '{dataset.name}': {len(dataset)} clips ("
@@ -138,7 +138,7 @@ def _cmd_load_synthetic(args) -> int:
     return 0
 
 
-# --- train (Model issue) -------------------------------------------------------------------------
+# --- train -------------------------------------------------------------------------
 def _add_train_commands(sub) -> None:
     from . import config
 
@@ -177,7 +177,7 @@ def _cmd_train(args) -> int:
     return 0
 
 
-# --- embed / index / similar / evaluate / map (Embeddings issue) ---------------------------------
+# --- embed / index / similar / evaluate / map ---------------------------------
 def _add_embedding_commands(sub) -> None:
     from . import config
 
@@ -289,7 +289,7 @@ def _cmd_map(args) -> int:
     return 0
 
 
-# --- report / demo (Demo issue) ------------------------------------------------------------------
+# --- report / demo ------------------------------------------------------------------
 def _add_demo_commands(sub) -> None:
     p = sub.add_parser("report", help="write the HTML report (curves, precision@k, map, examples)")
     _add_dataset_args(p)

@@ -80,7 +80,7 @@ DEFAULT_CLIPS = 3
 # --- plugin ---------------------------------------------------------------------------------
 PLUGIN_NAME = "@videorec/fiftyone-videorec"
 
-# --- UCF101 download (helper A1) --------------------------------------------------------------
+# --- UCF101 download --------------------------------------------------------------
 UCF101_ROOT_NAME = "ucf101"  # the subset lives in data_dir() / UCF101_ROOT_NAME / <split> / <Class>
 UCF101_SPLIT_BY = "group"  # "group": no gXX group in two splits; "clip": the seed's plain random split
 DOWNLOAD_WORKERS = 8  # connections at once when fetching zip members

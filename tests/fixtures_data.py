@@ -1,4 +1,4 @@
-"""Session-scoped data fixtures shared by every stage's tests (owned by the Data work)."""
+"""Session-scoped data fixtures shared by every stage's tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Session-scoped model fixtures shared by every stage's tests (owned by the Model work)."""
+"""Session-scoped model fixtures shared by every stage's tests."""
 
 from pathlib import Path
 
