@@ -93,12 +93,12 @@ def _stem(x, p: Preset, prefix: str):
     return layers.ReLU(name=f"{prefix}stem_relu")(x)
 
 
-def build_model(preset: str | Preset = config.DEFAULT_PRESET, num_classes: int = 10) -> tuple[keras.Model, keras.Model]:
+def build_model(preset: str = config.DEFAULT_PRESET, num_classes: int = 10) -> tuple[keras.Model, keras.Model]:
     """Return ``(classifier, embedder)`` sharing weights; the embedder ends at GlobalAveragePooling3D.
 
     Input: uint8 or float clips ``(batch, n_frames, size, size, 3)`` with values in [0, 255].
     """
-    p = preset if isinstance(preset, Preset) else get_preset(preset)
+    p = get_preset(preset)
     size = p.image_size
     clip = keras.Input(shape=(p.n_frames, size, size, 3), name="clip")
     x = layers.Rescaling(1.0 / 255, name="rescale")(clip)

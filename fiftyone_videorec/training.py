@@ -192,9 +192,10 @@ def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress, 
             else:
                 state["wait"] += 1
                 self.model.stop_training = state["wait"] >= patience and epoch + 1 >= epochs // 2
-            spent = state["train_seconds"] + time.perf_counter() - self.run_started
-            if time_limit and spent + (time.perf_counter() - self.started) > time_limit and epoch + 1 < epochs:
-                self.model.stop_training = True  # another epoch would pass the time limit
+            now = time.perf_counter()
+            spent, last_epoch = state["train_seconds"] + now - self.run_started, now - self.started
+            if time_limit and spent + last_epoch > time_limit and epoch + 1 < epochs:
+                self.model.stop_training = True  # another epoch as long as this one would pass the limit
                 state["stopped_by_time_limit"] = True
             state["epoch"] = epoch + 1
             state["stopped_early"] = bool(self.model.stop_training)
