@@ -255,6 +255,8 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
 
     fo = connect_database()
     p = get_preset(preset)
+    if time_limit is not None and not time_limit > 0:
+        raise VideorecError(f"the time limit must be a positive number of seconds, got {time_limit}")
     epochs_given, batch_size = epochs, batch_size or p.batch_size
     if not fo.dataset_exists(dataset_name):
         raise VideorecError(f"dataset {dataset_name!r} does not exist (load one with 'videorec load ...')")

@@ -163,6 +163,11 @@ def test_cli_train_without_val_clips_says_what_early_stopping_watched(tmp_path):
     assert meta["clips"] == {"train": 6, "val": 0, "test": 3}
 
 
+def test_time_limit_must_be_positive(motion_dataset, tmp_path):
+    with pytest.raises(VideorecError, match="time limit must be a positive number of seconds, got -5"):
+        train(motion_dataset, tmp_path, preset="tiny", time_limit=-5)
+
+
 def test_time_limit_stops_before_an_epoch_that_would_pass_it(motion_dataset, tmp_path):
     result = train(motion_dataset, tmp_path, preset="tiny", epochs=50, time_limit=0.001)
     meta = result.metadata
