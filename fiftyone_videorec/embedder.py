@@ -87,7 +87,8 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
 
         path = getattr(video, "inpath", video)
         m = self.metadata
-        return read_clips(str(path), m["n_frames"], m["frame_step"], m["image_size"], clips=self.clips)
+        return read_clips(str(path), m["n_frames"], m["frame_step"], m["image_size"], clips=self.clips,
+                          reference_fps=m.get("reference_fps"))
 
     def run(self, clip_stacks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Return (L2-normalised embeddings, mean logits), one row per video, for stacks of clips."""

@@ -64,6 +64,28 @@ def _frame_count(cap: cv2.VideoCapture) -> int:
     return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
 
 
+def _fps(cap: cv2.VideoCapture) -> float | None:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return fps if 1 <= fps <= 480 else None  # missing or absurd rates: sample by frame count
+
+
+def probe(path) -> tuple[int, float | None]:
+    """Return ``(frames the container reports, frames per second or None)``."""
+    cap = _open(path)
+    try:
+        return _frame_count(cap), _fps(cap)
+    finally:
+        cap.release()
+
+
+def step_for_rate(frame_step: int, fps: float | None, reference_fps: float | None) -> float:
+    """Frames between samples in a video at ``fps``: ``frame_step`` at ``reference_fps``, scaled so a
+    clip spans the same seconds at any frame rate (at least one frame; unscaled without both rates)."""
+    if not fps or not reference_fps:
+        return frame_step
+    return max(1.0, frame_step * fps / reference_fps)
+
+
 def read_frames(path, indices, image_size: int) -> np.ndarray:
     """Return the frames at ``indices`` as ``(len(indices), S, S, 3)`` uint8 RGB.
 
@@ -164,9 +186,9 @@ def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.
         cap.release()
 
 
-def clip_indices(start: int, n_frames: int, frame_step: int) -> list[int]:
-    """Return the frame indices of one clip: ``n_frames`` every ``frame_step`` from ``start``."""
-    return [start + i * frame_step for i in range(n_frames)]
+def clip_indices(start: int, n_frames: int, frame_step: float) -> list[int]:
+    """Return the frame indices of one clip: ``n_frames`` every ``frame_step`` (rounded) from ``start``."""
+    return [start + round(i * frame_step) for i in range(n_frames)]
 
 
 def read_clip(path, n_frames: int, frame_step: int, image_size: int, start: int = 0) -> np.ndarray:
@@ -178,21 +200,24 @@ def read_clip(path, n_frames: int, frame_step: int, image_size: int, start: int 
     return read_frames(path, clip_indices(start, n_frames, frame_step), image_size)
 
 
-def clip_starts(total_frames: int, n_frames: int, frame_step: int, clips: int) -> list[int]:
+def clip_starts(total_frames: int, n_frames: int, frame_step: float, clips: int) -> list[int]:
     """Return ``clips`` evenly spaced start offsets that keep each clip inside ``total_frames``."""
-    span = (n_frames - 1) * frame_step + 1
+    span = round((n_frames - 1) * frame_step) + 1
     last_start = max(0, total_frames - span)
     if clips == 1:
         return [last_start // 2]
     return [round(i * last_start / (clips - 1)) for i in range(clips)]
 
 
-def read_clips(path, n_frames: int, frame_step: int, image_size: int, clips: int = 1) -> np.ndarray:
+def read_clips(path, n_frames: int, frame_step: int, image_size: int, clips: int = 1,
+               reference_fps: float | None = None) -> np.ndarray:
     """Return ``(clips, n_frames, S, S, 3)`` uint8 RGB clips at evenly spaced starts, one decode pass.
 
-    One clip is taken from the middle of the video. Short videos repeat their last frame.
+    One clip is taken from the middle of the video. Short videos repeat their last frame. With
+    ``reference_fps``, ``frame_step`` is scaled to the video's own rate (:func:`step_for_rate`).
     """
-    cap = _open(path)  # one open for the frame count and the frames
+    cap = _open(path)  # one open for the frame count, the rate and the frames
+    frame_step = step_for_rate(frame_step, _fps(cap), reference_fps)
     starts = clip_starts(_frame_count(cap), n_frames, frame_step, clips)
     flat = [i for s in starts for i in clip_indices(s, n_frames, frame_step)]
     frames = _read(path, cap, flat, image_size)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import config
 from .errors import VideorecError
-from .frames import DecodeError, count_frames, read_frames
+from .frames import DecodeError, clip_indices, probe, read_frames, step_for_rate
 from .model import Preset, build_model, get_preset, save_trained
 from .progress import ProgressFn, report
 
@@ -56,7 +56,7 @@ class FrameCache:
     def path_for(self, video: str) -> Path:
         st = Path(video).stat()
         p = self.preset
-        key = f"{Path(video).resolve()}|{st.st_size}|{st.st_mtime_ns}|{p.n_frames}|{p.frame_step}|{p.image_size}|{CACHE_FACTOR}"
+        key = f"{Path(video).resolve()}|{st.st_size}|{st.st_mtime_ns}|{p.n_frames}|{p.frame_step}|{p.image_size}|{p.reference_fps}|{CACHE_FACTOR}"
         return self.root / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
     def frames(self, video: str) -> np.ndarray:
@@ -68,9 +68,11 @@ class FrameCache:
             self.hits += 1
             return np.load(path, mmap_mode="r")
         p = self.preset
-        available = math.ceil(max(1, count_frames(video)) / p.frame_step)
+        total, fps = probe(video)
+        step = step_for_rate(p.frame_step, fps, p.reference_fps)  # the same seconds at any frame rate
+        available = math.ceil(max(1, total) / step)
         stored = max(p.n_frames, min(CACHE_FACTOR * p.n_frames, available))
-        frames = read_frames(video, [i * p.frame_step for i in range(stored)], p.image_size)
+        frames = read_frames(video, clip_indices(0, stored, step), p.image_size)
         self.decoded += 1
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, frames)

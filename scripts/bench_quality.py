@@ -6,10 +6,12 @@ Sets (all made by code in the repo, same seed -> same clips):
 - ``motion_families``: a separately written motion set (camera shake, zoom, swing, orbit, pan,
   photographic backgrounds, moving distractors, 12 train clips per class);
 - ``same_recording``: real recordings, one class each; train early in time, test later;
-- ``across_recordings``: real actions; train and test clips come from different people/scenes;
+- ``across_recordings``: real actions; train and test clips come from different people/scenes.
+  Each fold tests on another group of every action (leave one group out); the row is the mean
+  over folds, with each fold's P@5 beside it (one fold of a few dozen clips is mostly noise);
 - ``altered_copies``: real clips vs their low-bitrate, half-size, cropped and half-frame-rate
   copies; P@1 says whether a copy finds its own original first (the models trained on
-  ``across_recordings`` embed it).
+  first ``across_recordings`` fold embed it).
 
 Methods: the default preset; the seed's ``tutorial`` network given the default's training time;
 an untrained network of the default's shape; an 8x8 thumbnail of the middle frame.
@@ -30,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ROOT / "benchmarks" / "clips"
 SETS = ("synthetic", "motion_families", "same_recording", "across_recordings", "altered_copies")
 METHODS = ("default", "tutorial", "untrained", "thumbnail")
-TRAINED_ON = {"altered_copies": "across_recordings"}  # sets with no training split of their own
+TRAINED_ON = {"altered_copies": "across_recordings/1"}  # sets with no training split of their own: its first fold
 METRICS = ("precision@1", "precision@5", "map@10")
 
 
-def build_sets(work: Path, quick: bool) -> dict[str, Path]:
-    """Write every set under ``work`` (reusing files already there); return ``{name: root}``."""
+def build_sets(work: Path, quick: bool) -> dict[str, list[Path]]:
+    """Write every set under ``work`` (reusing files already there); return ``{name: [root per fold]}``."""
     from fiftyone_videorec.data import real_footage
     from fiftyone_videorec.data.motion_families import generate_motion_families
     from fiftyone_videorec.data.synthetic import generate_synthetic
@@ -43,6 +45,7 @@ def build_sets(work: Path, quick: bool) -> dict[str, Path]:
     recordings = real_footage.read_manifest(CLIPS)
     videos = [r.path for r in recordings]
     roots = {name: work / name for name in SETS}
+    folds = [roots["across_recordings"] / f"fold_{i + 1}" for i in range(real_footage.across_folds(recordings))]
     if quick:
         generate_synthetic(roots["synthetic"], num_classes=4, per_class=5, split=(3, 1, 1), frames=40, size=64,
                            show_bar=False)
@@ -51,15 +54,17 @@ def build_sets(work: Path, quick: bool) -> dict[str, Path]:
         few = _few_per_action(recordings)
         real_footage.build_same_recording(few[:4], roots["same_recording"], window=24, per_split=(3, 1, 1),
                                           min_frames=60)
-        real_footage.build_across_recordings(few, roots["across_recordings"], window=24, per_recording=1)
+        for i, root in enumerate(folds):
+            real_footage.build_across_recordings(few, root, window=24, per_recording=1, fold=i)
         real_footage.build_altered_copies(few[:4], roots["altered_copies"], max_frames=32)
     else:
         generate_synthetic(roots["synthetic"], show_bar=False)
         generate_motion_families(roots["motion_families"], background_videos=videos)
         real_footage.build_same_recording(recordings, roots["same_recording"])
-        real_footage.build_across_recordings(recordings, roots["across_recordings"])
+        for i, root in enumerate(folds):
+            real_footage.build_across_recordings(recordings, root, fold=i)
         real_footage.build_altered_copies(recordings, roots["altered_copies"])
-    return roots
+    return {name: folds if name == "across_recordings" else [root] for name, root in roots.items()}
 
 
 def _few_per_action(recordings):
@@ -165,16 +170,33 @@ def run(out_dir: Path, quick: bool, preset: str | None = None) -> dict:
     roots = build_sets(work / "sets", quick)
     results, models_of = {}, {}
     for name in SETS:
-        dataset, summary = load_folder(roots[name], f"videorec-bench-{name}", overwrite=True)
-        counts = {tag: len(dataset.match_tags(tag)) for tag in config.SPLITS}
-        classes = len(dataset.distinct(f"{config.LABEL_FIELD}.label"))
-        print(f"{name}: {classes} classes, train/val/test {counts['train']}/{counts['val']}/{counts['test']}", flush=True)
-        models = models_of.setdefault(TRAINED_ON.get(name, name), {})
-        results[name] = {"classes": classes, "clips": counts, "skipped": len(summary.skipped),
-                         "trained_on": TRAINED_ON.get(name, name),
-                         "methods": run_set(name, dataset, work, models, preset, 2 if quick else None)}
+        folds = []
+        for i, root in enumerate(roots[name]):
+            fold = f"{name}/{i + 1}" if len(roots[name]) > 1 else name
+            dataset, summary = load_folder(root, f"videorec-bench-{fold.replace('/', '-')}", overwrite=True)
+            counts = {tag: len(dataset.match_tags(tag)) for tag in config.SPLITS}
+            classes = len(dataset.distinct(f"{config.LABEL_FIELD}.label"))
+            print(f"{fold}: {classes} classes, train/val/test {counts['train']}/{counts['val']}/{counts['test']}",
+                  flush=True)
+            trained_on = TRAINED_ON.get(name, fold)
+            folds.append({"classes": classes, "clips": counts, "skipped": len(summary.skipped), "trained_on": trained_on,
+                          "methods": run_set(fold, dataset, work, models_of.setdefault(trained_on, {}), preset,
+                                             2 if quick else None)})
+        results[name] = folds[0] if len(folds) == 1 else _mean_of_folds(folds)
         report = _save(out_dir, preset, quick, started, results, complete=name == SETS[-1])
     return report
+
+
+def _mean_of_folds(folds: list[dict]) -> dict:
+    """One row per method: metrics and seconds averaged over folds, each fold's P@5 kept beside them."""
+    methods = {}
+    for method in folds[0]["methods"]:
+        rows = [fold["methods"][method] for fold in folds]
+        mean = {key: round(float(np.mean([row[key] for row in rows])), 3) for key in rows[0]
+                if isinstance(rows[0][key], (int, float))}
+        methods[method] = mean | {"fold_precision@5": [row["precision@5"] for row in rows]}
+    return {"classes": folds[0]["classes"], "clips": folds[0]["clips"], "skipped": sum(f["skipped"] for f in folds),
+            "trained_on": folds[0]["trained_on"], "folds": folds, "methods": methods}
 
 
 def _save(out_dir: Path, preset: str, quick: bool, started: float, results: dict, complete: bool) -> dict:
@@ -193,14 +215,16 @@ def markdown(report: dict) -> str:
              *([] if report["complete"] else ["**Incomplete run**: only the sets below were measured.", ""]),
              "One run of `python scripts/benchmark.py quality` on " + report["machine"]
              + f", {report['seconds'] / 60:.0f} min in all. Test clips query the train clips by cosine similarity;"
-             " `altered_copies` is embedded by the models trained on `across_recordings`. Sets and methods: "
-             "`scripts/bench_quality.py`.", "",
-             "| set | classes | train/val/test | method | P@1 | P@5 | mAP@10 | train s | embed clips/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             " `across_recordings` is the mean of its folds (each tests on other people and scenes; P@5 per fold"
+             " in the last column), and `altered_copies` is embedded by the models trained on its first fold."
+             " Sets and methods: `scripts/bench_quality.py`.", "",
+             "| set | classes | train/val/test | method | P@1 | P@5 | mAP@10 | train s | embed clips/s | P@5 per fold |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, result in report["sets"].items():
         c = result["clips"]
         for method, row in result["methods"].items():
             lines.append(f"| {name} | {result['classes']} | {c['train']}/{c['val']}/{c['test']} | {method} | "
                          + " | ".join(f"{row[m]:.3f}" for m in METRICS)
-                         + f" | {row['train_seconds']:.0f} | {row['embed_clips_per_s']:.1f} |")
+                         + f" | {row['train_seconds']:.0f} | {row['embed_clips_per_s']:.1f} | "
+                         + " / ".join(f"{v:.3f}" for v in row.get("fold_precision@5", [])) + " |")
     return "\n".join(lines) + "\n"

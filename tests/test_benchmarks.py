@@ -51,8 +51,14 @@ def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
         for method, row in found["methods"].items():
             assert all(0 <= row[m] <= 1 for m in ("precision@1", "precision@5", "map@10")), (name, method)
             assert row["embed_clips_per_s"] > 0 and row.get("failed", 0) == 0, (name, method)
-    assert result["complete"] and result["sets"]["altered_copies"]["trained_on"] == "across_recordings"
-    assert result["sets"]["across_recordings"]["clips"]["val"] == 0  # trains without a val split
+    assert result["complete"] and result["sets"]["altered_copies"]["trained_on"] == "across_recordings/1"
+    across = result["sets"]["across_recordings"]
+    assert across["clips"]["val"] == 0  # trains without a val split
+    # leave one group out: each fold tests on other groups; the row is their mean
+    assert [fold["trained_on"] for fold in across["folds"]] == ["across_recordings/1", "across_recordings/2"]
+    for method, row in across["methods"].items():
+        per_fold = [fold["methods"][method]["precision@5"] for fold in across["folds"]]
+        assert row["fold_precision@5"] == per_fold and abs(row["precision@5"] - sum(per_fold) / 2) < 1e-3, method
     # the tutorial network trains on the same data; the thumbnail needs no training
     assert result["sets"]["synthetic"]["methods"]["tutorial"]["train_seconds"] > 0
     assert result["sets"]["synthetic"]["methods"]["thumbnail"]["train_seconds"] == 0

@@ -6,7 +6,7 @@ import pytest
 import cv2
 
 from fiftyone_videorec.frames import (DecodeError, count_frames, jpeg_decode_flag, read_clip, read_clips,
-                                      read_decoded, read_frames, read_jpeg_packets)
+                                      read_decoded, read_frames, read_jpeg_packets, step_for_rate)
 from tests.videos import ffmpeg_convert, moving_square_frames, write_video
 
 
@@ -49,6 +49,20 @@ def test_read_clips_evenly_spaced_in_one_pass(counting_video):
     assert clips.shape == (3, 3, 32, 32, 3)
     assert [_frame_ids(c) for c in clips] == [[0, 2, 4], [8, 10, 12], [15, 17, 19]]
     assert count_frames(counting_video) == 20
+
+
+def test_clips_span_the_same_seconds_at_any_frame_rate(tmp_path):
+    # the same scene at 25 fps and at 12.5 fps (every other frame): grey value 10*i names frame i
+    full = write_video(tmp_path / "full.avi", _frames_with_index_brightness(24), fps=25)
+    half = write_video(tmp_path / "half.avi", _frames_with_index_brightness(24)[::2], fps=12.5)
+    full_ids = _frame_ids(read_clips(full, 3, 4, 32, reference_fps=25)[0])
+    half_ids = _frame_ids(read_clips(half, 3, 4, 32, reference_fps=25)[0])  # still names frames of the full video
+    assert np.diff(full_ids).tolist() == np.diff(half_ids).tolist() == [4, 4]  # 0.16 s apart in both
+    assert abs(full_ids[0] - half_ids[0]) <= 1
+    # without a reference rate the step counts frames: the half-rate clip spans twice the time
+    assert np.diff(_frame_ids(read_clips(half, 3, 4, 32)[0])).tolist() == [8, 8]
+    assert step_for_rate(5, 30.0, 25.0) == 6.0 and step_for_rate(5, 5.0, 25.0) == 1.0
+    assert step_for_rate(5, None, 25.0) == step_for_rate(5, 30.0, None) == 5
 
 
 def test_rgb_order(tmp_path):

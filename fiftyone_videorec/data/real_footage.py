@@ -141,27 +141,39 @@ def build_same_recording(recordings: list[Recording], root, *, window: int = 48,
     return root
 
 
-def split_groups(recordings: list[Recording]) -> dict[str, str]:
-    """Return ``{group: split}``: per action with two or more groups, the first in name order is test.
+def split_groups(recordings: list[Recording], fold: int = 0) -> dict[str, str]:
+    """Return ``{group: split}``: per action with two or more groups, the ``fold``-th in name order
+    (cycling) is test and the rest train.
 
-    The rest train. There is no val split: too few groups per action to spare one, so training
-    early-stops on its own loss, as it does for any folder without val clips.
+    There is no val split: too few groups per action to spare one, so training early-stops on its
+    own loss, as it does for any folder without val clips.
     """
-    groups_of = defaultdict(set)
-    for rec in recordings:
-        groups_of[rec.action].add(rec.group)
     out = {}
-    for groups in groups_of.values():
+    for groups in _groups_of(recordings).values():
         ordered = sorted(groups)
         if len(ordered) >= 2:
-            out.update({group: "test" if i == 0 else "train" for i, group in enumerate(ordered)})
+            out.update({group: "test" if i == fold % len(ordered) else "train" for i, group in enumerate(ordered)})
     return out
 
 
-def build_across_recordings(recordings: list[Recording], root, *, window: int = 48, per_recording: int = 6) -> Path:
-    """Write the across-recordings set: class = action, splits by group (see :func:`split_groups`)."""
+def _groups_of(recordings: list[Recording]) -> dict[str, set[str]]:
+    groups_of = defaultdict(set)
+    for rec in recordings:
+        groups_of[rec.action].add(rec.group)
+    return groups_of
+
+
+def across_folds(recordings: list[Recording]) -> int:
+    """How many folds give every usable action a different test group: its fewest groups (0 if none)."""
+    counts = [len(groups) for groups in _groups_of(recordings).values() if len(groups) >= 2]
+    return min(counts, default=0)
+
+
+def build_across_recordings(recordings: list[Recording], root, *, window: int = 48, per_recording: int = 6,
+                            fold: int = 0) -> Path:
+    """Write one fold of the across-recordings set: class = action, splits by group (see :func:`split_groups`)."""
     root = Path(root)
-    split_of = split_groups(recordings)
+    split_of = split_groups(recordings, fold)
     actions = {rec.action for rec in recordings if rec.group in split_of}
     if len(actions) < 2:
         raise VideorecError("need two or more actions with recordings from at least two groups each")
