@@ -24,9 +24,10 @@ import fiftyone.core.models as fom
 
 from . import config
 from .errors import VideorecError
-from .evaluation import l2_normalize
+from .fields import check_vector_field, record_model
+from .frames import read_clips
 from .progress import ProgressFn
-
+from .vectors import mean_of_clips
 
 
 class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
@@ -83,8 +84,6 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
 
     def read(self, video) -> np.ndarray:
         """Return ``(clips, n_frames, S, S, 3)`` uint8 clips of a path or a FiftyOne video reader."""
-        from .frames import read_clips
-
         path = getattr(video, "inpath", video)
         m = self.metadata
         return read_clips(str(path), m["n_frames"], m["frame_step"], m["image_size"], clips=self.clips,
@@ -104,9 +103,8 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
             logits.append(np.asarray(lg, np.float32))
         vectors, logits = np.concatenate(vectors), np.concatenate(logits)
         bounds = np.cumsum([0] + [len(s) for s in clip_stacks])
-        per_video = [l2_normalize(vectors[a:b]).mean(axis=0)
-                     for a, b in zip(bounds[:-1], bounds[1:])]
-        return l2_normalize(np.stack(per_video)), np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+        per_video_logits = np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+        return mean_of_clips(vectors, [len(s) for s in clip_stacks]), per_video_logits
 
     def embed(self, arg) -> np.ndarray:
         """Return the embedding of one video (a path, a FiftyOne video reader or a clip array)."""
@@ -177,8 +175,6 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
                   progress: ProgressFn | None = None, workers: int = 4) -> EmbedSummary:
     """Like :func:`embed_dataset` with a model already loaded (benchmarks time this part alone)."""
     import fiftyone as fo
-
-    from .similarity import check_vector_field, record_model
 
     dataset = dataset_or_view._dataset
     check_vector_field(dataset, field)

@@ -16,6 +16,11 @@ import numpy as np
 
 from . import config
 from .errors import VideorecError
+from .fields import index_field
+from .vectors import l2_normalize, rank_gallery
+
+__all__ = ["RetrievalReport", "evaluate_retrieval", "evaluate_vectors", "l2_normalize", "rank_gallery",
+           "retrieval_metrics"]
 
 
 @dataclass
@@ -36,20 +41,6 @@ class RetrievalReport:
         for label, row in self.per_class.items():
             lines.append(str(label)[:20].ljust(20) + "".join(f"{row[c]:14.3f}" for c in cols))
         return "\n".join(lines)
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Return ``x`` with each row (last axis) scaled to unit length; all-zero rows stay zero."""
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norms == 0, 1, norms)
-
-
-def rank_gallery(query_vectors: np.ndarray, gallery_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(indices, scores)`` of shape (queries, k): the k most cosine-similar gallery rows."""
-    sims = l2_normalize(np.asarray(query_vectors, float)) @ l2_normalize(np.asarray(gallery_vectors, float)).T
-    k = min(k, sims.shape[1])
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    return order, np.take_along_axis(sims, order, axis=1)
 
 
 def retrieval_metrics(ranked_labels, query_labels, gallery_labels, k=(1, 5, 10)) -> tuple[dict, dict]:
@@ -96,8 +87,6 @@ def evaluate_retrieval(dataset, brain_key: str = config.BRAIN_KEY, k=(1, 5, 10),
     The vectors are the embeddings field the ``brain_key`` index was built from; labels come from
     ``config.LABEL_FIELD``.
     """
-    from .similarity import index_field
-
     field_name = index_field(dataset, brain_key)
     k = tuple(sorted({int(c) for c in k}))
     if not k or k[0] < 1:

@@ -243,7 +243,7 @@ def _per_class_rows(per_class: dict) -> list[dict]:
 
 def _index_model_dir(dataset, brain_key: str) -> Path | None:
     """Return the model folder recorded with the index, if any."""
-    from .similarity import recorded_model
+    from .fields import recorded_model
 
     found = recorded_model(dataset, brain_key)
     return Path(found) if found else None
@@ -251,7 +251,7 @@ def _index_model_dir(dataset, brain_key: str) -> Path | None:
 
 def _embeddings_map(dataset, brain_key: str, out: Path) -> str | None:
     """Write the embeddings map PNG next to the report; None when there are too few vectors."""
-    from .similarity import index_field
+    from .fields import index_field
     from .visualization import embeddings_map
 
     try:

@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .embedder import load_model
 from .errors import VideorecError
+from .fields import (MODEL_INFO_KEY, check_vector_field, index_field, index_info, record_model, recorded_model,
+                     require_vector_field)
 from .progress import ProgressFn
+from .vectors import l2_normalize, top_k_cosine
 
-MODEL_INFO_KEY = "videorec_models"  # dataset.info[key][field or brain key] = model folder
+__all__ = ["IndexSummary", "Recommendation", "build_index", "recommend",
+           # the field bookkeeping, kept importable from here
+           "MODEL_INFO_KEY", "check_vector_field", "index_field", "record_model", "recorded_model"]
 
 
 @dataclass
@@ -43,49 +49,6 @@ class IndexSummary:
     missing: int
 
 
-def record_model(dataset, key: str, model_dir) -> None:
-    """Remember which model folder produced ``key`` (an embeddings field or a brain key)."""
-    models = dict(dataset.info.get(MODEL_INFO_KEY, {}))
-    models[key] = str(Path(model_dir).resolve())
-    dataset.info[MODEL_INFO_KEY] = models
-    dataset.save()
-
-
-def recorded_model(dataset, key: str) -> str | None:
-    """Return the model folder recorded for ``key``, if any."""
-    return dataset.info.get(MODEL_INFO_KEY, {}).get(key)
-
-
-def _brain_info(dataset, brain_key: str):
-    if brain_key not in dataset.list_brain_runs():
-        known = ", ".join(dataset.list_brain_runs()) or "none"
-        raise VideorecError(f"unknown brain key {brain_key!r} on dataset {dataset.name!r} (known: {known})")
-    return dataset.get_brain_info(brain_key)
-
-
-def _index_info(dataset, brain_key: str):
-    """Return (brain run info, embeddings field) of the ``brain_key`` index."""
-    info = _brain_info(dataset, brain_key)
-    if not info.config.embeddings_field:
-        raise VideorecError(f"brain run {brain_key!r} was not built from an embeddings field")
-    return info, info.config.embeddings_field
-
-
-def index_field(dataset, brain_key: str) -> str:
-    """Return the embeddings field the ``brain_key`` index was built from."""
-    return _index_info(dataset, brain_key)[1]
-
-
-def check_vector_field(dataset, field_name: str) -> None:
-    """Raise a one-line error unless ``field_name`` is absent or a vector/array field."""
-    import fiftyone as fo
-
-    schema = dataset.get_field_schema()
-    if field_name in schema and not isinstance(schema[field_name], (fo.VectorField, fo.ArrayField)):
-        kind = type(schema[field_name]).__name__
-        raise VideorecError(f"field {field_name!r} already holds {kind} values, not embeddings; choose another --field")
-
-
 def build_index(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str = config.BRAIN_KEY,
                 backend: str = "sklearn", progress: ProgressFn | None = None, **backend_kwargs) -> IndexSummary:
     """Index ``field`` by cosine similarity under ``brain_key``; samples without a vector are left out.
@@ -94,9 +57,7 @@ def build_index(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str = 
     """
     import fiftyone.brain as fob
 
-    if field not in dataset.get_field_schema():
-        raise VideorecError(f"dataset {dataset.name!r} has no field {field!r}; run 'videorec embed' first")
-    check_vector_field(dataset, field)
+    require_vector_field(dataset, field)
     with_vectors = dataset.exists(field)
     indexed, missing = len(with_vectors), len(dataset) - len(with_vectors)
     if indexed == 0:
@@ -137,8 +98,6 @@ def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.n
     model_dir = recorded_model(dataset, brain_key) or recorded_model(dataset, field_name)
     if not model_dir:
         raise VideorecError(f"no model is recorded for index {brain_key!r}; embed with 'videorec embed' to query by file")
-    from .embedder import load_model
-
     return np.asarray(load_model(model_dir).embed(str(path)), float), None
 
 
@@ -154,8 +113,6 @@ def _unit_gallery(dataset, brain_key: str):
     results = dataset.load_brain_results(brain_key, cache=True)
     cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
     if cached is None or cached[0] is not results or cached[1] is not results.embeddings:
-        from .evaluation import l2_normalize
-
         gallery = l2_normalize(np.asarray(results.embeddings, np.float32))
         cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.embeddings, gallery)
     return cached[0], cached[2]
@@ -173,10 +130,7 @@ def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str
     if method != "sklearn":
         return dataset.sort_by_similarity(vector, k=k, brain_key=brain_key).values("id")
     results, gallery = _unit_gallery(dataset, brain_key)
-    sims = gallery @ (vector / (np.linalg.norm(vector) or 1)).astype(np.float32)
-    k = min(k, len(sims))
-    top = np.argpartition(-sims, k - 1)[:k]
-    return [results.sample_ids[i] for i in top[np.argsort(-sims[top], kind="stable")]]
+    return [results.sample_ids[i] for i in top_k_cosine(gallery, vector, k)]
 
 
 def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
@@ -188,7 +142,7 @@ def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
     """
     if k < 1:
         raise VideorecError(f"k must be at least 1, got {k}")
-    info, field_name = _index_info(dataset, brain_key)
+    info, field_name = index_info(dataset, brain_key)
     vector, sample = _query_vector(dataset, query, field_name, brain_key)
     skip_ids = {sample.id} if sample is not None else set()
     group = sample.get_field(config.GROUP_FIELD) if sample is not None and dataset.has_field(config.GROUP_FIELD) else None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import config
 from .errors import VideorecError
+from .fields import require_vector_field
 
 
 def embeddings_map(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str = config.VIS_BRAIN_KEY,
@@ -19,11 +20,7 @@ def embeddings_map(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .similarity import check_vector_field
-
-    if field not in dataset.get_field_schema():
-        raise VideorecError(f"dataset {dataset.name!r} has no field {field!r}; run 'videorec embed' first")
-    check_vector_field(dataset, field)
+    require_vector_field(dataset, field)
     view = dataset.exists(field)
     if len(view) < 3:
         raise VideorecError(f"need at least 3 embedded samples for a map, found {len(view)}")

@@ -28,3 +28,28 @@ def test_rank_gallery_orders_by_cosine():
     assert order.tolist() == [[0, 2, 1]]
     expected = gallery @ np.array([2.0, 0.1]) / np.linalg.norm(gallery, axis=1) / np.linalg.norm([2.0, 0.1])
     assert np.allclose(scores[0], expected[[0, 2, 1]])
+
+
+def test_mean_of_clips_is_the_renormalised_mean_of_unit_clip_vectors():
+    from fiftyone_videorec.vectors import l2_normalize, mean_of_clips
+
+    rng = np.random.default_rng(0)
+    clips = rng.normal(size=(6, 4)).astype(np.float32)
+    expected = l2_normalize(l2_normalize(clips).reshape(2, 3, 4).mean(axis=1))
+    assert np.allclose(mean_of_clips(clips, 3), expected)
+    assert np.allclose(mean_of_clips(clips, [3, 3]), expected)
+    uneven = mean_of_clips(clips, [1, 5])
+    assert np.allclose(uneven[0], l2_normalize(clips[0]))
+    assert np.allclose(np.linalg.norm(uneven, axis=1), 1.0)
+    with pytest.raises(ValueError):
+        mean_of_clips(clips, 4)
+
+
+def test_top_k_cosine_agrees_with_rank_gallery():
+    from fiftyone_videorec.vectors import l2_normalize, top_k_cosine
+
+    rng = np.random.default_rng(1)
+    gallery, query = rng.normal(size=(50, 8)), rng.normal(size=8)
+    order, _ = rank_gallery(query[None], gallery, k=7)
+    assert top_k_cosine(l2_normalize(gallery).astype(np.float32), query, 7).tolist() == order[0].tolist()
+    assert len(top_k_cosine(l2_normalize(gallery), query, 80)) == 50

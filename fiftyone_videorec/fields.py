@@ -1,0 +1,65 @@
+"""Bookkeeping of embeddings fields and the indexes built on them.
+
+Which model folder wrote a field or an index (kept in ``dataset.info``), whether a field can
+hold vectors, and which field an index was built from. Embedding, search, evaluation and the
+report all ask these questions; keeping the answers here lets each of them import downward only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import VideorecError
+
+MODEL_INFO_KEY = "videorec_models"  # dataset.info[key][field or brain key] = model folder
+
+
+def record_model(dataset, key: str, model_dir) -> None:
+    """Remember which model folder produced ``key`` (an embeddings field or a brain key)."""
+    models = dict(dataset.info.get(MODEL_INFO_KEY, {}))
+    models[key] = str(Path(model_dir).resolve())
+    dataset.info[MODEL_INFO_KEY] = models
+    dataset.save()
+
+
+def recorded_model(dataset, key: str) -> str | None:
+    """Return the model folder recorded for ``key``, if any."""
+    return dataset.info.get(MODEL_INFO_KEY, {}).get(key)
+
+
+def check_vector_field(dataset, field_name: str) -> None:
+    """Raise a one-line error unless ``field_name`` is absent or a vector/array field."""
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    if field_name in schema and not isinstance(schema[field_name], (fo.VectorField, fo.ArrayField)):
+        kind = type(schema[field_name]).__name__
+        raise VideorecError(f"field {field_name!r} already holds {kind} values, not embeddings; choose another --field")
+
+
+def require_vector_field(dataset, field_name: str) -> None:
+    """Raise a one-line error unless ``field_name`` exists and is a vector/array field."""
+    if field_name not in dataset.get_field_schema():
+        raise VideorecError(f"dataset {dataset.name!r} has no field {field_name!r}; run 'videorec embed' first")
+    check_vector_field(dataset, field_name)
+
+
+def brain_info(dataset, brain_key: str):
+    """Return the FiftyOne Brain run info of ``brain_key`` (one-line error naming the known keys)."""
+    if brain_key not in dataset.list_brain_runs():
+        known = ", ".join(dataset.list_brain_runs()) or "none"
+        raise VideorecError(f"unknown brain key {brain_key!r} on dataset {dataset.name!r} (known: {known})")
+    return dataset.get_brain_info(brain_key)
+
+
+def index_info(dataset, brain_key: str):
+    """Return (brain run info, embeddings field) of the ``brain_key`` index."""
+    info = brain_info(dataset, brain_key)
+    if not info.config.embeddings_field:
+        raise VideorecError(f"brain run {brain_key!r} was not built from an embeddings field")
+    return info, info.config.embeddings_field
+
+
+def index_field(dataset, brain_key: str) -> str:
+    """Return the embeddings field the ``brain_key`` index was built from."""
+    return index_info(dataset, brain_key)[1]
