@@ -93,6 +93,19 @@ def connect_database():
     return fo
 
 
+def open_dataset(dataset_or_name):
+    """Return the dataset (or view) every stage works on: a name is loaded from the database,
+    with a one-line :class:`VideorecError` naming the missing dataset; a dataset or view passes through."""
+    if not isinstance(dataset_or_name, str):
+        return dataset_or_name
+    from .errors import VideorecError
+
+    fo = connect_database()
+    if not fo.dataset_exists(dataset_or_name):
+        raise VideorecError(f"dataset {dataset_or_name!r} does not exist (load one with 'videorec load ...')")
+    return fo.load_dataset(dataset_or_name)
+
+
 def _check_served_folder(fod, wanted: str) -> None:
     """Refuse to work on another folder's database.
 

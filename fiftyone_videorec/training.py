@@ -1,14 +1,13 @@
-"""The input pipeline and the training loop.
+"""The training loop: fit a preset on a dataset's labelled clips, save the model folder.
 
-Each video is decoded once into an on-disk cache of uint8 frames (``config.cache_dir()``, safe
-to delete); epochs are fed from that cache with ``tf.data``: a random window of ``n_frames`` out
-of the ``CACHE_FACTOR * n_frames`` frames stored (a random temporal offset), brightness/contrast
-jitter, no horizontal flip (it would turn "moves left" into "moves right").
+Frames come from the on-disk frame cache (:mod:`frame_cache`, each video decoded once) through
+the tf.data pipeline (:mod:`input_pipeline`). Keras' ``ModelCheckpoint`` keeps the best weights;
+:class:`ResumableStopping` adds what Keras' ``EarlyStopping`` cannot carry across processes:
+early stopping, the time limit and the ``--resume`` checkpoint, all in ``checkpoint/state.json``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -17,17 +16,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from . import config
 from .errors import VideorecError
-from .frames import DecodeError, clip_indices, probe, read_frames, step_for_rate
+from .frame_cache import FrameCache, center_window
+from .input_pipeline import clip_dataset
 from .model import Preset, build_model, get_preset, save_trained
 from .progress import ProgressFn, report
 
 logger = logging.getLogger(__name__)
 
-CACHE_FACTOR = 2  # frames stored per video = CACHE_FACTOR * n_frames (room for random offsets)
 PATIENCE = 6  # epochs without a better val loss before early stopping ...
 PATIENCE_STEPS = 120  # ... and at least this many optimizer steps (small sets have short epochs)
 CHECKPOINT_DIR = "checkpoint"
@@ -44,71 +44,9 @@ class TrainResult:
     cache: dict = field(default_factory=dict)  # {"decoded": n, "hits": n}
 
 
-# --- the frame cache ------------------------------------------------------------------------
-class FrameCache:
-    """Decoded frames per video on disk, keyed by path + size + mtime + frame settings."""
-
-    def __init__(self, preset: Preset, root: Path | None = None):
-        self.preset, self.root = preset, Path(root or config.cache_dir())
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.decoded = self.hits = 0
-
-    def path_for(self, video: str) -> Path:
-        st = Path(video).stat()
-        p = self.preset
-        key = f"{Path(video).resolve()}|{st.st_size}|{st.st_mtime_ns}|{p.n_frames}|{p.frame_step}|{p.image_size}|{p.reference_fps}|{CACHE_FACTOR}"
-        return self.root / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
-
-    def frames(self, video: str) -> np.ndarray:
-        """Return the cached ``(k, S, S, 3)`` frames of ``video``, decoding it on a miss."""
-        if not Path(video).is_file():
-            raise DecodeError(video, "file not found")
-        path = self.path_for(video)
-        if path.is_file():
-            self.hits += 1
-            return np.load(path, mmap_mode="r")
-        p = self.preset
-        total, fps = probe(video)
-        step = step_for_rate(p.frame_step, fps, p.reference_fps)  # the same seconds at any frame rate
-        available = math.ceil(max(1, total) / step)
-        stored = max(p.n_frames, min(CACHE_FACTOR * p.n_frames, available))
-        frames = read_frames(video, clip_indices(0, stored, step), p.image_size)
-        self.decoded += 1
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, frames)
-        tmp.replace(path)  # atomic: a killed run never leaves half a cache entry
-        return frames
-
-
-def center_window(frames: np.ndarray, n_frames: int) -> np.ndarray:
-    """Return the middle ``n_frames`` of cached frames (the fixed inference offset)."""
-    start = (len(frames) - n_frames) // 2
-    return np.asarray(frames[start:start + n_frames])
-
-
-# --- reading the dataset ------------------------------------------------------------------------
 def _split(dataset, tag: str) -> tuple[list[str], list[str]]:
     view = dataset.match_tags(tag).exists(f"{config.LABEL_FIELD}.label")
     return view.values("filepath"), view.values(f"{config.LABEL_FIELD}.label")
-
-
-def _load_splits(cache: FrameCache, splits: dict, progress) -> tuple[dict, dict]:
-    """Decode (or read from cache) every clip; return ``{split: (frames, labels)}`` and skipped reasons."""
-    total = sum(len(f) for f, _ in splits.values()) or 1
-    loaded, skipped, done = {}, {}, 0
-    for name, (paths, labels) in splits.items():
-        frames, kept = [], []
-        for path, label in zip(paths, labels):
-            try:
-                frames.append(cache.frames(path))
-                kept.append(label)
-            except DecodeError as e:
-                skipped[path] = e.reason
-                logger.warning("skipping %s: %s", path, e.reason)
-            done += 1
-            report(progress, 0.2 * done / total, f"decoding clips {done}/{total}")
-        loaded[name] = (frames, kept)
-    return loaded, skipped
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -121,105 +59,95 @@ def _check_writable(out_dir: Path) -> None:
         raise VideorecError(f"cannot write to output folder {out_dir}: {e.strerror or e}") from None
 
 
-# --- tf.data ----------------------------------------------------------------------------------
-def _dataset(frames: list, labels: np.ndarray, preset: Preset, batch_size: int, training: bool, seed: int):
-    import tensorflow as tf
-
-    n, rng = preset.n_frames, np.random.default_rng(seed)
-
-    def clips():
-        order = rng.permutation(len(frames)) if training else range(len(frames))
-        for i in order:
-            f = frames[i]
-            start = rng.integers(0, len(f) - n + 1) if training else (len(f) - n) // 2
-            yield np.asarray(f[start:start + n]), labels[i]
-
-    size = preset.image_size
-    spec = (tf.TensorSpec((n, size, size, 3), tf.uint8), tf.TensorSpec((), tf.int32))
-    ds = tf.data.Dataset.from_generator(clips, output_signature=spec)
-    ds = ds.apply(tf.data.experimental.assert_cardinality(len(frames)))  # Keras then knows an epoch's length
-    if training:
-        def jitter(clip, label):  # one factor per clip, so motion stays consistent over time
-            x = tf.cast(clip, tf.float32)
-            if preset.crop_scale < 1:  # one random crop per clip, the same box in every frame
-                side = tf.random.uniform((2,), preset.crop_scale, 1.0)
-                corner = tf.random.uniform((2,)) * (1.0 - side)
-                box = tf.concat([corner, corner + side], axis=0)[None]
-                x = tf.image.crop_and_resize(x, tf.repeat(box, n, axis=0), tf.range(n), (size, size))
-            x = tf.image.adjust_contrast(x, tf.random.uniform((), 0.8, 1.2))
-            x = x + tf.random.uniform((), -20.0, 20.0)
-            return tf.clip_by_value(x, 0.0, 255.0), label
-        ds = ds.map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 # --- the loop --------------------------------------------------------------------------------
-def _epoch_callback(ckpt: Path, state: dict, epochs: int, steps: int, progress, time_limit: float | None = None):
-    patience = max(PATIENCE, math.ceil(PATIENCE_STEPS / max(1, steps)))
+def _callbacks(ckpt: Path, state: dict, epochs: int, steps: int, progress, time_limit: float | None,
+               watched: str) -> list:
+    """Keras' NaN guard and best-weights checkpoint (of the ``watched`` loss), our resumable stopping
+    and the progress lines."""
+    best = state["best_loss"] if math.isfinite(state["best_loss"]) else None  # a resumed run keeps its best
+    return [keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.ModelCheckpoint(ckpt / "best.weights.h5", monitor=watched, save_best_only=True,
+                                            save_weights_only=True, initial_value_threshold=best),
+            ProgressLines(epochs, steps, progress),
+            ResumableStopping(ckpt, state, epochs, max(PATIENCE, math.ceil(PATIENCE_STEPS / max(1, steps))),
+                              time_limit)]
 
-    import keras
-    from tqdm.auto import tqdm
 
-    class EpochEnd(keras.callbacks.Callback):
-        """Per-epoch tqdm bar, progress calls, best weights, early stopping and the resume checkpoint."""
+class ProgressLines(keras.callbacks.Callback):
+    """A live tqdm bar per epoch in a terminal, one summary line per epoch in a log file, and the
+    ``progress`` callback's fraction (decoding takes the first 20 %, epochs the next 70 %)."""
 
-        def on_train_begin(self, logs=None):
-            self.run_started = time.perf_counter()
+    def __init__(self, epochs: int, steps: int, progress):
+        super().__init__()
+        self.epochs, self.steps, self.progress = epochs, steps, progress
 
-        def on_epoch_begin(self, epoch, logs=None):
-            # a live bar in a terminal; in a log file (not a TTY) one summary line per epoch instead
-            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True,
-                            disable=not sys.stderr.isatty())
-            self.started = time.perf_counter()
+    def on_epoch_begin(self, epoch, logs=None):
+        from tqdm.auto import tqdm
 
-        def on_train_batch_end(self, batch, logs=None):
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}")
+        self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=True,
+                        disable=not sys.stderr.isatty())
+        self.started = time.perf_counter()
 
-        def on_epoch_end(self, epoch, logs=None):
-            if "val_loss" in logs:
-                self.bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}",
-                                     val_loss=f"{logs['val_loss']:.3f}", val_acc=f"{logs['val_accuracy']:.3f}")
-            self.bar.close()
-            if self.bar.disable:
-                print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {float(v):.3f}" for k, v in logs.items()
-                                                                  if k != "learning_rate")
-                      + f"  ({time.perf_counter() - self.started:.1f} s)", file=sys.stderr, flush=True)
-            for key, value in logs.items():
-                state["history"].setdefault(key, []).append(float(value))
-            watched = float(logs.get("val_loss", logs["loss"]))
-            if watched < state["best_loss"]:
-                state.update(best_loss=watched, best_epoch=epoch + 1, wait=0)
-                self.model.save_weights(ckpt / "best.weights.h5")
-            else:
-                state["wait"] += 1
-                self.model.stop_training = state["wait"] >= patience and epoch + 1 >= epochs // 2
-            now = time.perf_counter()
-            spent, last_epoch = state["train_seconds"] + now - self.run_started, now - self.started
-            if time_limit and spent + last_epoch > time_limit and epoch + 1 < epochs:
-                self.model.stop_training = True  # another epoch as long as this one would pass the limit
-                state["stopped_by_time_limit"] = True
-            state["epoch"] = epoch + 1
-            state["stopped_early"] = bool(self.model.stop_training)
-            self.model.save(ckpt / "last.keras")  # with optimizer state, for --resume
-            (ckpt / "state.json").write_text(json.dumps(state))
-            report(progress, 0.2 + 0.7 * (epoch + 1) / epochs,
-                   f"epoch {epoch + 1}/{epochs} loss {logs['loss']:.2f} acc {logs['accuracy']:.2f}")
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}")
 
-    return EpochEnd()
+    def on_epoch_end(self, epoch, logs=None):
+        if "val_loss" in logs:
+            self.bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}",
+                                 val_loss=f"{logs['val_loss']:.3f}", val_acc=f"{logs['val_accuracy']:.3f}")
+        self.bar.close()
+        if self.bar.disable:
+            print(f"epoch {epoch + 1}/{self.epochs}  " + "  ".join(f"{k} {float(v):.3f}" for k, v in logs.items()
+                                                              if k != "learning_rate")
+                  + f"  ({time.perf_counter() - self.started:.1f} s)", file=sys.stderr, flush=True)
+        report(self.progress, 0.2 + 0.7 * (epoch + 1) / self.epochs,
+               f"epoch {epoch + 1}/{self.epochs} loss {logs['loss']:.2f} acc {logs['accuracy']:.2f}")
+
+
+class ResumableStopping(keras.callbacks.Callback):
+    """Early stopping (``patience`` epochs without a better watched loss, never before half the
+    epochs) and the time limit, with their state and the last model saved every epoch so that
+    ``--resume`` continues exactly where a killed run stopped."""
+
+    def __init__(self, ckpt: Path, state: dict, epochs: int, patience: int, time_limit: float | None):
+        super().__init__()
+        self.ckpt, self.state, self.epochs, self.patience, self.time_limit = ckpt, state, epochs, patience, time_limit
+
+    def on_train_begin(self, logs=None):
+        self.run_started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self.state
+        for key, value in logs.items():
+            state["history"].setdefault(key, []).append(float(value))
+        watched = float(logs.get("val_loss", logs["loss"]))
+        if watched < state["best_loss"]:
+            state.update(best_loss=watched, best_epoch=epoch + 1, wait=0)
+        else:
+            state["wait"] += 1
+            self.model.stop_training = state["wait"] >= self.patience and epoch + 1 >= self.epochs // 2
+        now = time.perf_counter()
+        spent, last_epoch = state["train_seconds"] + now - self.run_started, now - self.started
+        if self.time_limit and spent + last_epoch > self.time_limit and epoch + 1 < self.epochs:
+            self.model.stop_training = True  # another epoch as long as this one would pass the limit
+            state["stopped_by_time_limit"] = True
+        state["epoch"] = epoch + 1
+        state["stopped_early"] = bool(self.model.stop_training)
+        self.model.save(self.ckpt / "last.keras")  # with optimizer state, for --resume
+        (self.ckpt / "state.json").write_text(json.dumps(state))
 
 
 def _compile(classifier, preset: Preset, total_steps: int) -> None:
-    import keras
-
     schedule = keras.optimizers.schedules.CosineDecay(preset.learning_rate, max(1, total_steps), alpha=0.05)
     classifier.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
 
 def _resume_state(ckpt: Path, preset: Preset, class_names: list[str]):
-    import keras
-
     state_path = ckpt / "state.json"
     if not state_path.is_file() or not (ckpt / "last.keras").is_file():
         raise VideorecError(f"--resume: no checkpoint in {ckpt.parent} to continue from")
@@ -231,7 +159,6 @@ def _resume_state(ckpt: Path, preset: Preset, class_names: list[str]):
 
 
 def _use_accelerator() -> str:
-    import keras
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
@@ -241,11 +168,12 @@ def _use_accelerator() -> str:
     return "cpu"
 
 
-def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | None = None,
+def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | None = None,
           batch_size: int | None = None, resume: bool = False, seed: int = config.DEFAULT_SEED,
           train_tag: str = config.TRAIN_TAG, val_tag: str = config.VAL_TAG, test_tag: str = config.TEST_TAG,
           time_limit: float | None = None, progress: ProgressFn | None = None) -> TrainResult:
-    """Train ``preset`` on the dataset's ``train_tag`` clips; return what was written to ``out_dir``.
+    """Train ``preset`` on the ``train_tag`` clips of a dataset or view (or a dataset's name);
+    return what was written to ``out_dir``.
 
     Writes ``model.keras``, ``metadata.json``, ``history.json``, ``curves.png`` and
     ``confusion_matrix.png`` (test split). Undecodable clips are skipped, their reasons kept.
@@ -253,16 +181,14 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
     (``metadata["early_stopping_on"]`` says which). ``time_limit`` (seconds, default the preset's)
     ends training before an epoch that would pass it.
     """
-    from .runtime import connect_database
+    from .runtime import open_dataset
 
-    fo = connect_database()
     p = get_preset(preset)
     if time_limit is not None and not time_limit > 0:
         raise VideorecError(f"the time limit must be a positive number of seconds, got {time_limit}")
     epochs_given, batch_size = epochs, batch_size or p.batch_size
-    if not fo.dataset_exists(dataset_name):
-        raise VideorecError(f"dataset {dataset_name!r} does not exist (load one with 'videorec load ...')")
-    dataset = fo.load_dataset(dataset_name)
+    dataset = open_dataset(dataset)
+    dataset_name = getattr(dataset, "dataset_name", None) or dataset.name  # a view names its dataset
     out_dir = Path(out_dir)
     _check_writable(out_dir)
     splits = {name: _split(dataset, tag) for name, tag in (("train", train_tag), ("val", val_tag), ("test", test_tag))}
@@ -272,12 +198,10 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
     if len(class_names) < 2:
         raise VideorecError(f"dataset {dataset_name!r} has only one class in {train_tag!r} ({class_names[0]}); need two or more")
 
-    import keras
-
     keras.utils.set_random_seed(seed)
     device = _use_accelerator()
     cache = FrameCache(p)
-    loaded, skipped = _load_splits(cache, splits, progress)
+    loaded, skipped = cache.load_splits(splits, None if progress is None else lambda f, label: progress(0.2 * f, label))
     missing = sorted(set(class_names) - set(loaded["train"][1]))
     if missing:
         raise VideorecError(f"class {missing[0]!r} has no decodable clip in {train_tag!r} (e.g. {next(iter(skipped.values()), '?')})")
@@ -298,8 +222,8 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
                  "best_loss": float("inf"), "best_epoch": 0, "wait": 0, "stopped_early": False, "train_seconds": 0.0}
         classifier, _ = build_model(p.name, len(class_names))
         _compile(classifier, p, epochs * steps)
-    train_ds = _dataset(*arrays["train"], p, batch_size, True, seed + state["epoch"])
-    val_ds = _dataset(*arrays["val"], p, batch_size, False, seed) if arrays["val"][0] else None
+    train_ds = clip_dataset(*arrays["train"], p, batch_size, True, seed + state["epoch"])
+    val_ds = clip_dataset(*arrays["val"], p, batch_size, False, seed) if arrays["val"][0] else None
     watched = f"val loss ({len(arrays['val'][0])} clips tagged {val_tag!r})" if val_ds is not None else \
         f"training loss (no clips tagged {val_tag!r})"
     if val_ds is None:
@@ -308,7 +232,8 @@ def train(dataset_name: str, out_dir, preset: str = config.DEFAULT_PRESET, epoch
     started = time.perf_counter()
     if state["epoch"] < epochs and not state["stopped_early"]:
         classifier.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
-                       callbacks=[_epoch_callback(ckpt, state, epochs, steps, progress, time_limit)])
+                       callbacks=_callbacks(ckpt, state, epochs, steps, progress, time_limit,
+                                            "val_loss" if val_ds is not None else "loss"))
     state["train_seconds"] += time.perf_counter() - started
     (ckpt / "state.json").write_text(json.dumps(state))
     if (ckpt / "best.weights.h5").is_file():
@@ -347,22 +272,14 @@ def _versions() -> dict:
 # --- evaluation and plots -------------------------------------------------------------------------
 def embed_cached(embedder, frames: list, preset: Preset, clips: int = config.DEFAULT_CLIPS,
                  batch_size: int = 32) -> np.ndarray:
-    """Return L2-normalised embeddings of cached videos, each the mean of ``clips`` evenly spaced
-    unit-length window embeddings (as the FiftyOne model embeds a file with ``clips=N``)."""
-    from .evaluation import l2_normalize
+    """Return one unit vector per cached video: the mean of ``clips`` evenly spaced unit-length
+    window embeddings, averaged by the same code as the FiftyOne model's ``clips=N``."""
     from .frames import clip_starts
+    from .vectors import mean_of_clips
 
     n = preset.n_frames
     windows = np.stack([np.asarray(f[s:s + n]) for f in frames for s in clip_starts(len(f), n, 1, clips)])
-    vectors = embedder.predict(windows, batch_size=batch_size, verbose=0).astype(np.float32)
-    vectors = l2_normalize(vectors).reshape(len(frames), clips, -1).mean(axis=1)
-    return l2_normalize(vectors)
-
-
-def precision_at_k(query: np.ndarray, query_labels, gallery: np.ndarray, gallery_labels, k: int = 5) -> float:
-    """Return mean precision@k of cosine-nearest gallery items sharing the query's label."""
-    nearest = np.argsort(-(query @ gallery.T), axis=1)[:, :k]
-    return float((np.asarray(gallery_labels)[nearest] == np.asarray(query_labels)[:, None]).mean())
+    return mean_of_clips(embedder.predict(windows, batch_size=batch_size, verbose=0).astype(np.float32), clips)
 
 
 def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: list, history: dict, out_dir: Path) -> dict:
@@ -373,6 +290,7 @@ def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: lis
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
+    from .evaluation import evaluate_vectors
     from .model import embedder_of
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -399,6 +317,7 @@ def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: lis
     embedder = embedder_of(classifier)
     gallery = embed_cached(embedder, arrays["train"][0], preset)
     query = embed_cached(embedder, test_frames, preset)
-    metrics["test_vs_train_precision@5"] = precision_at_k(query, test_labels, gallery, arrays["train"][1], 5)
+    retrieval = evaluate_vectors(query, test_labels, gallery, arrays["train"][1], k=(5,))
+    metrics["test_vs_train_precision@5"] = retrieval.metrics["precision@5"]
     metrics["eval_clips_per_video"] = config.DEFAULT_CLIPS
     return metrics
