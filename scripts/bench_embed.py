@@ -20,8 +20,7 @@ BENCH = "videorec-bench-embed"
 
 
 def _clips(root: Path, count: int, frames: int = 150, size=(320, 240)) -> list[Path]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.videos import write_video
+    from fiftyone_videorec.data.video_files import write_video
 
     paths = []
     for i in range(count):
@@ -75,8 +74,7 @@ def seed_embed(paths: list[Path], embedder, n_frames=10, frame_step=15, size=224
 
 def _converted(paths: list[Path], root: Path, suffix: str, *ffmpeg_args: str) -> list[Path]:
     """The same clips re-encoded by ffmpeg with ``ffmpeg_args`` (kept between runs)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.videos import ffmpeg_convert
+    from fiftyone_videorec.data.video_files import ffmpeg_convert
 
     return [dst if (dst := root / f"{p.stem}{suffix}").exists() else ffmpeg_convert(p, dst, *ffmpeg_args)
             for p in paths]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec import config
+from fiftyone_videorec.data.video_files import ffmpeg_convert, write_video
 from tests.app import chromium_page, running_app
-from tests.videos import ffmpeg_convert, write_video
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,8 @@ import pytest
 
 from fiftyone_videorec import config
 from fiftyone_videorec.cli import main
+from fiftyone_videorec.data.video_files import ffmpeg_convert, moving_square_frames, write_video
 from fiftyone_videorec.errors import VideorecError
-from tests.videos import ffmpeg_convert, moving_square_frames, write_video
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.videos import ffmpeg_convert, write_video
+from fiftyone_videorec.data.video_files import ffmpeg_convert, write_video
 
 
 def _messy_tree(root):

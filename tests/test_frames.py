@@ -5,9 +5,9 @@ import pytest
 
 import cv2
 
+from fiftyone_videorec.data.video_files import ffmpeg_convert, moving_square_frames, write_video
 from fiftyone_videorec.frames import (DecodeError, count_frames, jpeg_decode_flag, read_clip, read_clips,
                                       read_decoded, read_frames, read_jpeg_packets, step_for_rate)
-from tests.videos import ffmpeg_convert, moving_square_frames, write_video
 
 
 def _frames_with_index_brightness(n, size=(48, 32)):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from fiftyone_videorec import config
 from fiftyone_videorec.data.importer import VideoRecord, import_records
 from fiftyone_videorec.data.transcode import transcode_many
-from tests.videos import write_video
+from fiftyone_videorec.data.video_files import ffmpeg_convert, write_video
+from fiftyone_videorec.errors import VideorecError
 
 
 def test_import_and_rerun(synthetic_root, dataset_name):
@@ -48,3 +51,12 @@ def test_transcode_h264_and_errors(tmp_path):
     mtime = (tmp_path / "out" / "a.mp4").stat().st_mtime_ns
     transcode_many([(src, tmp_path / "out" / "a.mp4")], show_bar=False)  # up to date: skipped
     assert (tmp_path / "out" / "a.mp4").stat().st_mtime_ns == mtime
+
+
+def test_a_failed_ffmpeg_run_is_one_line_and_leaves_no_file(tmp_path):
+    bad = tmp_path / "bad.avi"
+    bad.write_text("nope")
+    with pytest.raises(VideorecError) as error:
+        ffmpeg_convert(bad, tmp_path / "out" / "x.mp4", "-c:v", "libx264")
+    assert str(error.value).startswith("ffmpeg could not make x.mp4: ") and "\n" not in str(error.value)
+    assert list((tmp_path / "out").iterdir()) == []

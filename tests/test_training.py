@@ -5,9 +5,9 @@ import json
 import pytest
 
 from fiftyone_videorec import config
+from fiftyone_videorec.data.video_files import moving_square_frames, write_video
 from fiftyone_videorec.errors import VideorecError
 from fiftyone_videorec.training import train
-from tests.videos import moving_square_frames, write_video
 
 DIRECTIONS = {"right": 3, "left": -3, "still": 0}
 

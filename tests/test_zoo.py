@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
+from fiftyone_videorec.data.video_files import write_video
 from fiftyone_videorec.errors import VideorecError
 from fiftyone_videorec.zoo import MODEL_NAME, fetch, write_source
 from tests.ucf_server import RangeServer
-from tests.videos import write_video
 
 
 @pytest.fixture(scope="module")

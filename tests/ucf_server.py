@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from tests.videos import moving_square_frames, write_video
+from fiftyone_videorec.data.video_files import moving_square_frames, write_video
 from tests.mongod import free_port  # noqa: F401  (re-exported for the data tests)
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

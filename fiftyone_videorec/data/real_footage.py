@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VideorecError
-from .synthetic import write_h264
+from .video_files import ffmpeg_convert, require_ffmpeg, write_h264
 
 MANIFEST = "manifest.json"
 ALTERATIONS = {  # name -> ffmpeg output arguments
@@ -190,9 +188,7 @@ def build_across_recordings(recordings: list[Recording], root, *, window: int = 
 
 def build_altered_copies(recordings: list[Recording], root, *, max_frames: int = 96) -> Path:
     """Write the altered-copies set: originals under ``train``, four altered copies each under ``test``."""
-    ffmpeg = shutil.which("ffmpeg")
-    if not ffmpeg:
-        raise VideorecError("ffmpeg is needed to make the altered copies; install it (make setup)")
+    require_ffmpeg("to make the altered copies")
     root = Path(root)
     for rec in recordings:
         frames = decode_all(rec.path)
@@ -204,13 +200,6 @@ def build_altered_copies(recordings: list[Recording], root, *, max_frames: int =
             target = root / "test" / rec.label / f"{rec.label}_{name}.mp4"
             if target.is_file():
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.stem}.part.mp4")
-            cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(original), *args,
-                   "-pix_fmt", "yuv420p", "-an", "-threads", "1", "-movflags", "+faststart", str(tmp)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                tmp.unlink(missing_ok=True)
-                raise VideorecError(f"ffmpeg could not make {target.name}: {proc.stderr.strip().splitlines()[-1:]}")
-            tmp.replace(target)
+            ffmpeg_convert(original, target, *args, "-pix_fmt", "yuv420p", "-an", "-threads", "1",
+                           "-movflags", "+faststart")
     return root

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..errors import VideorecError
+from tqdm import tqdm
+
 from ..progress import ProgressFn, report
+from .video_files import require_ffmpeg, run_ffmpeg
 
 H264_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
              "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags", "+faststart", "-an"]
-
-
-def _require_ffmpeg() -> str:
-    exe = shutil.which("ffmpeg")
-    if not exe:
-        raise VideorecError("ffmpeg is needed to write H.264 MP4 files; install it (make setup)")
-    return exe
 
 
 def is_up_to_date(src: Path, dst: Path) -> bool:
@@ -41,21 +35,11 @@ def transcode(src, dst, *, force: bool = False) -> Optional[str]:
         return None
     if not src.is_file():
         return f"no such file: {src}"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.part{os.getpid()}.mp4")
-    cmd = [_require_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(src),
-           *H264_ARGS, str(tmp)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        reason = run_ffmpeg(["-i", str(src), *H264_ARGS], dst, timeout=600)
     except subprocess.TimeoutExpired:
-        tmp.unlink(missing_ok=True)
         return "ffmpeg timed out"
-    if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
-        return "ffmpeg failed: " + (lines[-1][:200] if lines else f"exit {proc.returncode}")
-    os.replace(tmp, dst)
-    return None
+    return None if reason is None else f"ffmpeg failed: {reason}"
 
 
 def transcode_many(pairs: Iterable[tuple], *, workers: Optional[int] = None, progress: ProgressFn | None = None,
@@ -65,14 +49,10 @@ def transcode_many(pairs: Iterable[tuple], *, workers: Optional[int] = None, pro
     results: dict = {}
     if not pairs:
         return results
-    _require_ffmpeg()
+    require_ffmpeg()
     workers = workers or max(1, os.cpu_count() or 1)
-    try:
-        from tqdm import tqdm
-        bar = tqdm(total=len(pairs), desc="H.264", unit="video", disable=not show_bar, leave=False)
-    except ImportError:  # pragma: no cover
-        bar = None
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(pairs), desc="H.264", unit="video", disable=not show_bar, leave=False) as bar:
         futures = {pool.submit(transcode, s, d, force=force): s for s, d in pairs}
         for done, fut in enumerate(as_completed(futures), 1):
             src = futures[fut]
@@ -80,9 +60,6 @@ def transcode_many(pairs: Iterable[tuple], *, workers: Optional[int] = None, pro
                 results[src] = fut.result()
             except Exception as exc:  # one bad file never stops the rest
                 results[src] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             report(progress, done / len(pairs), f"re-encoded {done}/{len(pairs)} videos")
-    if bar is not None:
-        bar.close()
     return results
