@@ -16,3 +16,13 @@ def report(progress: Optional[ProgressFn], fraction: float, label: str) -> None:
     """Call ``progress`` if given, clamping ``fraction`` to [0, 1]."""
     if progress is not None:
         progress(min(1.0, max(0.0, float(fraction))), label)
+
+
+def scaled(progress: Optional[ProgressFn], start: float, end: float) -> Optional[ProgressFn]:
+    """``progress`` for one stage of a longer job: the stage's own 0..1 becomes ``start``..``end``.
+
+    None stays None, so a stage without a caller to tell costs nothing.
+    """
+    if progress is None:
+        return None
+    return lambda fraction, label: report(progress, start + (end - start) * fraction, label)

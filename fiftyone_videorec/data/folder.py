@@ -18,7 +18,7 @@ from typing import Optional
 
 from .. import config
 from ..errors import VideorecError
-from ..progress import ProgressFn, report
+from ..progress import ProgressFn, report, scaled
 
 VIDEO_EXTS = {".avi", ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".wmv", ".flv", ".h264", ".ts"}
 
@@ -117,8 +117,9 @@ def load_folder(path, dataset_name: str, *, overwrite: bool = False, cache_dir=N
         str(root).encode()).hexdigest()[:12]
     summary = ImportSummary()
     records, pairs = [], []
+    probing = scaled(progress, 0.0, 0.3)
     for i, (f, label, split) in enumerate(files):
-        report(progress, 0.3 * i / len(files), f"probing {f.name}")
+        report(probing, i / len(files), f"probing {f.name}")
         reason, info = probe(f)
         if reason:
             summary.skipped.append((str(f), reason))
@@ -132,14 +133,13 @@ def load_folder(path, dataset_name: str, *, overwrite: bool = False, cache_dir=N
         records.append(VideoRecord(filepath=str(target), label=label, split=split, fields={
             config.ORIGINAL_PATH_FIELD: str(f), config.SOURCE_FIELD: f"folder:{root}"}))
     if pairs:
-        results = transcode_many(pairs, workers=workers, progress=lambda fr, lb: report(progress, 0.3 + 0.5 * fr, lb))
+        results = transcode_many(pairs, workers=workers, progress=scaled(progress, 0.3, 0.8))
         bad = {str(src): r for src, r in results.items() if r}
         for src, r in bad.items():
             summary.skipped.append((src, "could not re-encode to H.264 MP4"))
         records = [r for r in records if r.fields[config.ORIGINAL_PATH_FIELD] not in bad]
     if not records:
         raise VideorecError(f"none of the {len(files)} files under {root} could be decoded as video")
-    dataset = import_records(records, dataset_name, overwrite=overwrite,
-                             progress=lambda fr, lb: report(progress, 0.8 + 0.2 * fr, lb))
+    dataset = import_records(records, dataset_name, overwrite=overwrite, progress=scaled(progress, 0.8, 1.0))
     summary.imported = len(records)
     return dataset, summary

@@ -11,16 +11,16 @@ from __future__ import annotations
 import difflib
 import random
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from .. import config
 from ..errors import VideorecError
-from ..progress import ProgressFn, report
+from ..progress import ProgressFn, report, scaled
 from .remote_zip import ZipSource
 from .splits import resolve_counts, split_by_group, split_items
+from .video_files import require_ffmpeg
 
 MEMBER_NAME = re.compile(r"(?:^|/)v_(?P<label>[A-Za-z0-9]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.avi$", re.IGNORECASE)
 SPLIT_BY = ("group", "clip")
@@ -131,13 +131,6 @@ def choose_subset(clips: Sequence[UcfClip], classes: Sequence[str] | str | None 
     return subset
 
 
-def _stage(progress: ProgressFn | None, start: float, end: float) -> ProgressFn | None:
-    """Map a stage's own 0..1 progress into ``[start, end]`` of the whole load."""
-    if progress is None:
-        return None
-    return lambda fraction, label: report(progress, start + (end - start) * fraction, label)
-
-
 def load_ucf101(dataset_name: str = config.UCF101_DATASET, url: str = config.UCF101_URL,
                 classes: Sequence[str] | str | None = None, num_classes: int = config.UCF101_NUM_CLASSES,
                 per_class: int | None = None, split: str | Sequence[int] | None = None,
@@ -154,16 +147,15 @@ def load_ucf101(dataset_name: str = config.UCF101_DATASET, url: str = config.UCF
     from ..runtime import connect_database
 
     per_class, counts = _check_request(per_class, split, split_by)
-    if reencode and not shutil.which("ffmpeg"):
-        raise VideorecError("ffmpeg is needed to re-encode UCF101's AVI clips to MP4; install it "
-                            "(make setup) or pass --no-reencode")
+    if reencode:
+        require_ffmpeg("to re-encode UCF101's AVI clips to MP4", " or pass --no-reencode")
     connect_database()
     root = Path(root) if root is not None else config.data_dir() / config.UCF101_ROOT_NAME
     report(progress, 0.0, f"reading the directory of {url}")
     with ZipSource(url) as source:
         subset = choose_subset(list_clips(source), classes, num_classes, per_class, counts, split_by, seed)
         plan = {clip.member: f"{name}/{clip.label}/{clip.filename}" for name, part in subset.items() for clip in part}
-        source.fetch(plan, root, progress=_stage(progress, 0.02, 0.6))
+        source.fetch(plan, root, progress=scaled(progress, 0.02, 0.6))
     from .importer import VideoRecord, import_records
 
     records, pairs = [], []
@@ -178,12 +170,12 @@ def load_ucf101(dataset_name: str = config.UCF101_DATASET, url: str = config.UCF
     if reencode:
         from .transcode import transcode_many
 
-        results = transcode_many(pairs, progress=_stage(progress, 0.6, 0.9))
+        results = transcode_many(pairs, progress=scaled(progress, 0.6, 0.9))
         failed = [(src, reason) for src, reason in results.items() if reason]
         if failed:
             raise VideorecError(f"{len(failed)} clips could not be re-encoded to MP4 (first: {failed[0][0]}: "
                                 f"{failed[0][1]}); pass --no-reencode to import the AVI files as they are")
-    dataset = import_records(records, dataset_name, overwrite=overwrite, progress=_stage(progress, 0.9, 1.0))
+    dataset = import_records(records, dataset_name, overwrite=overwrite, progress=scaled(progress, 0.9, 1.0))
     dataset.info["ucf101"] = {"url": url, "classes": sorted({clip.label for clip in subset["train"]}),
                               "per_class": per_class, "split": list(counts), "split_by": split_by,
                               "seed": seed, "root": str(root)}
