@@ -68,3 +68,32 @@ def test_bad_options_are_clear():
         check_options(3, 10, "5,2,2", 30, 64)
     with pytest.raises(VideorecError, match="motion classes"):
         check_options(len(MOTIONS) + 1, None, None, 30, 64)
+
+
+def test_per_class_alone_scales_the_default_split():
+    assert check_options(3, None, None, 30, 64) == (50, (30, 10, 10))
+    assert check_options(3, 5, None, 30, 64) == (5, (3, 1, 1))
+    assert check_options(3, None, "4,1,1", 30, 64) == (6, (4, 1, 1))
+
+
+@pytest.mark.parametrize("split", ["5,2", "a,b,c", (0, 2, 2), (4, -1, 1), "4,1,1,", (4.5, 1, 1)])
+def test_a_bad_split_is_refused_in_the_same_words_as_for_ucf101(split):
+    from fiftyone_videorec.data.ucf101 import choose_subset
+
+    with pytest.raises(VideorecError) as synthetic:
+        check_options(3, None, split, 30, 64)
+    with pytest.raises(VideorecError) as ucf101:
+        choose_subset([], split=split)
+    assert str(synthetic.value) == str(ucf101.value) and "\n" not in str(synthetic.value)
+
+
+def test_load_checks_its_options_once_and_reports_progress_in_order(synthetic_root, dataset_name, monkeypatch):
+    from fiftyone_videorec.data import synthetic
+
+    checks, calls = [], []
+    check = synthetic.check_options
+    monkeypatch.setattr(synthetic, "check_options", lambda *args: checks.append(args) or check(*args))
+    dataset = synthetic.load_synthetic(dataset_name, root=synthetic_root, show_bar=False,
+                                       progress=lambda fraction, label: calls.append(fraction), **SYNTH_OPTIONS)
+    assert len(checks) == 1 and len(dataset) == sum(SYNTH_OPTIONS["split"]) * SYNTH_OPTIONS["num_classes"]
+    assert calls == sorted(calls) and calls[-1] == 1.0 and all(0.8 <= f <= 1.0 for f in calls)  # clips all there

@@ -30,7 +30,8 @@ import numpy as np
 
 from ..errors import VideorecError
 from ..progress import ProgressFn, report
-from .synthetic import write_h264
+from .splits import parse_split
+from .video_files import write_h264
 
 CLASSES = ("translate_right", "translate_left", "rotate_cw", "rotate_ccw", "zoom_in", "zoom_out",
            "swing", "orbit_cw", "orbit_ccw", "bounce")
@@ -294,13 +295,7 @@ def check_options(per_class_split: Sequence[int], frames: int, width: int, heigh
     """Validate the generator's options; returns the split as a tuple or raises a one-line VideorecError."""
     def is_int(v):
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-    try:
-        split = tuple(per_class_split)
-    except TypeError:
-        raise VideorecError(f"per_class_split must be three integers (train, val, test), got {per_class_split!r}")
-    if len(split) != 3 or not all(is_int(v) and v >= 0 for v in split) or sum(split) < 1:
-        raise VideorecError(f"per_class_split must be three non-negative integers (train, val, test) "
-                            f"adding up to at least 1, got {per_class_split!r}")
+    split = parse_split(per_class_split, "per_class_split")
     if not is_int(frames) or frames < 8:
         raise VideorecError(f"frames must be an integer of at least 8, got {frames!r}")
     for name, v in (("width", width), ("height", height)):
@@ -308,7 +303,7 @@ def check_options(per_class_split: Sequence[int], frames: int, width: int, heigh
             raise VideorecError(f"{name} must be an even integer from 32 to 4096 (H.264 needs even sizes), got {v!r}")
     if not is_int(seed) or seed < 0:
         raise VideorecError(f"seed must be a non-negative integer, got {seed!r}")
-    return tuple(int(v) for v in split)
+    return split
 
 
 def plan_clips(per_class_split: Sequence[int] = DEFAULT_SPLIT) -> list[Clip]:

@@ -6,6 +6,7 @@ keeps each group inside one split so that validation and test measure generalisa
 
 from __future__ import annotations
 
+import numbers
 import random
 from typing import Hashable, Mapping, Sequence, TypeVar
 
@@ -14,17 +15,29 @@ from ..errors import VideorecError
 Item = TypeVar("Item")
 
 
-def parse_split(text: str | Sequence[int]) -> tuple[int, int, int]:
-    """Return ``(train, val, test)`` counts from ``"30,10,10"`` or a sequence; one-line errors."""
-    parts = [part.strip() for part in text.split(",")] if isinstance(text, str) else list(text)
+def parse_split(split: str | Sequence[int], name: str = "split") -> tuple[int, int, int]:
+    """Return ``(train, val, test)`` counts from ``"30,10,10"`` or a sequence; one-line errors.
+
+    ``name`` is how the error messages call the option.
+    """
+    parts = [part.strip() for part in split.split(",")] if isinstance(split, str) else split
     try:
-        counts = tuple(int(part) for part in parts)
+        counts = tuple(_whole_number(part) for part in parts)
     except (TypeError, ValueError):
-        raise VideorecError(f"split {text!r}: expected three whole numbers train,val,test such as 30,10,10") from None
+        raise VideorecError(f"{name} {split!r}: expected three whole numbers train,val,test such as 30,10,10") from None
     if len(counts) != 3 or min(counts) < 0 or counts[0] == 0:
-        raise VideorecError(f"split {text!r}: expected three counts train,val,test (train > 0, none "
+        raise VideorecError(f"{name} {split!r}: expected three counts train,val,test (train > 0, none "
                             "negative) such as 30,10,10")
     return counts  # type: ignore[return-value]
+
+
+def _whole_number(value) -> int:
+    """``value`` as an int: an integer, or a string of one; anything else (floats, bools) is a ValueError."""
+    if isinstance(value, str):
+        return int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise ValueError(value)
 
 
 def resolve_counts(per_class: int | None, split: str | Sequence[int] | None,

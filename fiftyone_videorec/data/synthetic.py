@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from .. import config
 from ..errors import VideorecError
-from ..progress import ProgressFn, report
+from ..progress import ProgressFn, report, scaled
+from .splits import resolve_counts
+from .video_files import require_ffmpeg, write_h264
 
 MOTIONS = ("move_right", "move_left", "move_up", "move_down", "rotate_cw", "rotate_ccw",
            "grow", "shrink", "orbit_cw", "orbit_ccw")
 """Motion kinds in class order; ``num_classes=N`` takes the first N."""
-
-REVERSE_PAIRS = {"move_right": "move_left", "move_up": "move_down", "rotate_cw": "rotate_ccw",
-                 "grow": "shrink", "orbit_cw": "orbit_ccw"}
-REVERSE_PAIRS.update({v: k for k, v in list(REVERSE_PAIRS.items())})
 
 DEFAULT_NUM_CLASSES = 10
 DEFAULT_PER_CLASS = 50
@@ -52,32 +48,16 @@ class SyntheticClip:
 
 
 def check_options(num_classes: int, per_class: Optional[int], split, frames: int, size: int):
-    """Validate options; returns ``(per_class, (train, val, test))`` or raises VideorecError."""
+    """Validate options; returns ``(per_class, (train, val, test))`` or raises VideorecError.
+
+    ``per_class`` and ``split`` follow :func:`.splits.resolve_counts` (default 50 clips, 30/10/10).
+    """
     if not isinstance(num_classes, int) or num_classes < 1:
         raise VideorecError(f"--num-classes must be a positive integer, got {num_classes!r}")
     if num_classes > len(MOTIONS):
         raise VideorecError(f"the synthetic set has {len(MOTIONS)} motion classes; asked for {num_classes} "
                             f"(use --num-classes {len(MOTIONS)} or fewer)")
-    if isinstance(split, str):
-        try:
-            split = [int(p) for p in split.split(",") if p.strip()]
-        except ValueError:
-            raise VideorecError(f"--split must be three integers a,b,c, got {split!r}")
-    if split is None:
-        per_class = DEFAULT_PER_CLASS if per_class is None else per_class
-        if per_class < 1:
-            raise VideorecError(f"--per-class must be at least 1, got {per_class}")
-        val = test = max(0, round(per_class * 0.2)) if per_class >= 3 else 0
-        split = (per_class - val - test, val, test)
-    split = tuple(int(x) for x in split)
-    if len(split) != 3 or any(x < 0 for x in split):
-        raise VideorecError(f"--split must be three non-negative integers train,val,test, got {split}")
-    if per_class is None:
-        per_class = sum(split)
-    if sum(split) != per_class:
-        raise VideorecError(f"--split {','.join(map(str, split))} adds up to {sum(split)}, not --per-class {per_class}")
-    if per_class < 1:
-        raise VideorecError(f"--per-class must be at least 1, got {per_class}")
+    per_class, split = resolve_counts(per_class, split, DEFAULT_PER_CLASS, DEFAULT_SPLIT)
     if per_class > 999:
         raise VideorecError(f"--per-class is at most 999, got {per_class}")
     if frames < 2:
@@ -91,6 +71,10 @@ def plan_clips(num_classes: int = DEFAULT_NUM_CLASSES, per_class: Optional[int] 
                seed: int = config.DEFAULT_SEED, frames: int = DEFAULT_FRAMES, size: int = DEFAULT_SIZE):
     """The seeded list of clips: label, index, split and relative path of each."""
     per_class, split = check_options(num_classes, per_class, split, frames, size)
+    return _plan(num_classes, per_class, split, seed)
+
+
+def _plan(num_classes: int, per_class: int, split: tuple[int, int, int], seed: int) -> list[SyntheticClip]:
     clips = []
     for k, label in enumerate(MOTIONS[:num_classes]):
         order = np.random.default_rng([seed, 7919, k]).permutation(per_class)
@@ -219,26 +203,6 @@ def render_clip(label: str, rng: np.random.Generator, frames: int = DEFAULT_FRAM
     return out
 
 
-def write_h264(frames: np.ndarray, path, fps: int = FPS) -> None:
-    """Pipe BGR frames into ffmpeg/libx264 (yuv420p, +faststart); temp file then rename."""
-    path = Path(path)
-    exe = shutil.which("ffmpeg")
-    if not exe:
-        raise VideorecError("ffmpeg is needed to write the synthetic clips; install it (make setup)")
-    n, h, w, _ = frames.shape
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.part{os.getpid()}.mp4")
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20",
-           "-threads", "1", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-an", str(tmp)]
-    proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise VideorecError(f"ffmpeg could not write {path}: {err[-1] if err else proc.returncode}")
-    os.replace(tmp, path)
-
-
 def default_root(num_classes, per_class, split, frames, size, seed) -> Path:
     tag = f"seed{seed}_c{num_classes}_p{per_class}_s{'-'.join(map(str, split))}_f{frames}_px{size}"
     return config.data_dir() / "synthetic" / tag
@@ -250,18 +214,25 @@ def generate_synthetic(root=None, *, num_classes: int = DEFAULT_NUM_CLASSES, per
                        progress: ProgressFn | None = None, show_bar: bool = True):
     """Write the clips (skipping files already there); returns ``(root, [SyntheticClip])``."""
     per_class, split = check_options(num_classes, per_class, split, frames, size)
-    clips = plan_clips(num_classes, per_class, split, seed, frames, size)
+    return _generate(root, num_classes, per_class, split, frames, size, seed, workers, progress, show_bar)
+
+
+def _generate(root, num_classes: int, per_class: int, split: tuple[int, int, int], frames: int, size: int,
+              seed: int, workers: Optional[int], progress: ProgressFn | None, show_bar: bool):
+    """:func:`generate_synthetic` with options already checked."""
+    clips = _plan(num_classes, per_class, split, seed)
     root = Path(root) if root is not None else default_root(num_classes, per_class, split, frames, size, seed)
     todo = [c for c in clips if not (root / c.relpath).is_file()]
     k_of = {label: k for k, label in enumerate(MOTIONS)}
 
     def make(c: SyntheticClip):
         rng = np.random.default_rng([seed, k_of[c.label], c.index])
-        write_h264(render_clip(c.label, rng, frames, size), root / c.relpath)
+        write_h264(render_clip(c.label, rng, frames, size), root / c.relpath, FPS)
 
     if todo:
         from tqdm import tqdm
 
+        require_ffmpeg("to write the synthetic clips")
         workers = workers or max(1, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool, \
                 tqdm(total=len(todo), desc="synthetic clips", unit="clip", disable=not show_bar, leave=False) as bar:
@@ -281,14 +252,12 @@ def load_synthetic(dataset_name: str = config.SYNTHETIC_DATASET, *, root=None,
     """Generate (or reuse) the synthetic motion set and import it into ``dataset_name``."""
     from .importer import VideoRecord, import_records
 
-    sub = (lambda a, b: (lambda f, label: report(progress, a + (b - a) * f, label))) if progress else (lambda a, b: None)
-    root, clips = generate_synthetic(root, num_classes=num_classes, per_class=per_class, split=split,
-                                     frames=frames, size=size, seed=seed, workers=workers,
-                                     progress=sub(0.0, 0.8), show_bar=show_bar)
+    per_class, split = check_options(num_classes, per_class, split, frames, size)
+    root, clips = _generate(root, num_classes, per_class, split, frames, size, seed, workers,
+                            scaled(progress, 0.0, 0.8), show_bar)
     records = [VideoRecord(filepath=str(root / c.relpath), label=c.label, split=c.split, fields={
         config.GROUP_FIELD: c.group, config.CLIP_FIELD: c.index, config.SOURCE_FIELD: f"synthetic:seed={seed}",
     }) for c in clips]
-    per_class_n, split_t = check_options(num_classes, per_class, split, frames, size)
-    return import_records(records, dataset_name, overwrite=overwrite, progress=sub(0.8, 1.0), info={
-        "synthetic": {"root": str(root), "classes": list(MOTIONS[:num_classes]), "per_class": per_class_n,
-                      "split": list(split_t), "frames": frames, "size": size, "seed": seed}})
+    return import_records(records, dataset_name, overwrite=overwrite, progress=scaled(progress, 0.8, 1.0), info={
+        "synthetic": {"root": str(root), "classes": list(MOTIONS[:num_classes]), "per_class": per_class,
+                      "split": list(split), "frames": frames, "size": size, "seed": seed}})
