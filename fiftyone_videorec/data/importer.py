@@ -77,9 +77,3 @@ def _accepts_progress(dataset) -> bool:
         return "progress" in inspect.signature(dataset.add_samples).parameters
     except (TypeError, ValueError):
         return False
-
-
-def split_counts(dataset) -> dict:
-    """``{split: count}`` for the standard split tags."""
-    tags = dataset.count_sample_tags()
-    return {name: tags.get(name, 0) for name in config.SPLITS}
