@@ -8,15 +8,10 @@ import fiftyone.operators.types as types
 from fiftyone_videorec import config
 from plugin_operators import forms
 
-PRESET_NAMES = ("fast", "tutorial", "tiny")  # fallback when model.PRESETS cannot be imported
-
 
 def _preset_names() -> list[str]:
-    try:
-        from fiftyone_videorec.model import PRESETS
-    except ImportError:
-        return list(PRESET_NAMES)
-    return sorted(PRESETS, key=lambda name: (name != config.DEFAULT_PRESET, name))
+    """The model presets, the default first."""
+    return sorted(config.PRESET_NAMES, key=lambda name: (name != config.DEFAULT_PRESET, name))
 
 
 def default_model_dir(dataset_name: str, preset: str) -> str:
