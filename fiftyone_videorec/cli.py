@@ -14,15 +14,13 @@ from . import config
 from .errors import VideorecError
 
 
-def _comma_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _k_values(text: str) -> list[int]:
+    from .evaluation import parse_k_values
 
-
-def _int_list(text: str) -> list[int]:
     try:
-        return [int(part) for part in _comma_list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        return list(parse_k_values(text))
+    except VideorecError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _add_dataset_args(parser: argparse.ArgumentParser, required: bool = True, default=None) -> None:
@@ -206,7 +204,7 @@ def _add_embedding_commands(sub) -> None:
     p = sub.add_parser("evaluate", help="retrieval precision/recall/mAP@k of query clips against a gallery")
     _add_dataset_args(p)
     p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
-    p.add_argument("-k", default="1,5,10", metavar="K,K,...")
+    p.add_argument("-k", type=_k_values, default=[1, 5, 10], metavar="K,K,...", help="comma-separated k values")
     p.add_argument("--query-tag", default=config.TEST_TAG, metavar="TAG")
     p.add_argument("--gallery-tag", default=config.TRAIN_TAG, metavar="TAG")
     p.add_argument("--json", action="store_true", help="print one flat JSON object and nothing else")
@@ -219,19 +217,16 @@ def _add_embedding_commands(sub) -> None:
     p.set_defaults(handler=_cmd_map)
 
 
-def _load_dataset(name: str):
-    from .runtime import connect_database
+def open_dataset(name: str):
+    from .runtime import open_dataset
 
-    fo = connect_database()
-    if not fo.dataset_exists(name):
-        raise VideorecError(f"no dataset named {name!r}")
-    return fo.load_dataset(name)
+    return open_dataset(name)
 
 
 def _cmd_embed(args) -> int:
     from .embedder import embed_dataset
 
-    dataset = _load_dataset(args.dataset)
+    dataset = open_dataset(args.dataset)
     summary = embed_dataset(dataset, args.model, field=args.field, batch_size=args.batch_size, clips=args.clips)
     for sample_id, reason in summary.failed.items():
         print(f"skipped {sample_id}: {reason}")
@@ -242,7 +237,7 @@ def _cmd_embed(args) -> int:
 def _cmd_index(args) -> int:
     from .similarity import build_index
 
-    summary = build_index(_load_dataset(args.dataset), field=args.field, brain_key=args.brain_key, backend=args.backend)
+    summary = build_index(open_dataset(args.dataset), field=args.field, brain_key=args.brain_key, backend=args.backend)
     if summary.missing:
         print(f"{summary.missing} samples have no embedding in {summary.field!r} and were left out")
     print(f"indexed {summary.indexed} samples under brain key {summary.brain_key!r} ({summary.backend})")
@@ -252,7 +247,7 @@ def _cmd_index(args) -> int:
 def _cmd_similar(args) -> int:
     from .similarity import recommend
 
-    recs = recommend(_load_dataset(args.dataset), args.sample_id or args.video, k=args.k, brain_key=args.brain_key,
+    recs = recommend(open_dataset(args.dataset), args.sample_id or args.video, k=args.k, brain_key=args.brain_key,
                      exclude_same_group=args.exclude_same_group)
     print(f"{'rank':>4}  {'score':>7}  {'label':<20}  file")
     for rank, rec in enumerate(recs, 1):
@@ -265,11 +260,7 @@ def _cmd_evaluate(args) -> int:
 
     from .evaluation import evaluate_retrieval
 
-    try:
-        k = [int(c) for c in args.k.split(",") if c.strip()]
-    except ValueError:
-        raise VideorecError(f"-k must be a comma-separated list of integers, got {args.k!r}") from None
-    report = evaluate_retrieval(_load_dataset(args.dataset), brain_key=args.brain_key, k=k,
+    report = evaluate_retrieval(open_dataset(args.dataset), brain_key=args.brain_key, k=args.k,
                                 query_tag=args.query_tag, gallery_tag=args.gallery_tag)
     if args.json:
         print(json.dumps(report.metrics))
@@ -284,7 +275,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_map(args) -> int:
     from .visualization import embeddings_map
 
-    png = embeddings_map(_load_dataset(args.dataset), field=args.field, brain_key=args.brain_key, out=args.out)
+    png = embeddings_map(open_dataset(args.dataset), field=args.field, brain_key=args.brain_key, out=args.out)
     print(f"map under brain key {args.brain_key!r}; scatter: {png}")
     return 0
 
@@ -296,7 +287,7 @@ def _add_demo_commands(sub) -> None:
     p.add_argument("--brain-key", default=config.BRAIN_KEY, help="similarity index to report on")
     p.add_argument("--out", help="output folder (default: under VIDEOREC_HOME/reports)")
     p.add_argument("--model", help="trained model folder (default: the one recorded with the index)")
-    p.add_argument("-k", type=_int_list, default=[1, 5, 10], help="comma-separated k values")
+    p.add_argument("-k", type=_k_values, default=[1, 5, 10], metavar="K,K,...", help="comma-separated k values")
     p.set_defaults(handler=_cmd_report, uses_tensorflow=True)
 
     p = sub.add_parser("demo", help="the whole pipeline: load, train, embed, index, evaluate, report")
@@ -331,7 +322,7 @@ def _cmd_demo(args) -> int:
 
     start = time.perf_counter()
     load_options = {key: value for key, value in (("num_classes", args.num_classes), ("per_class", args.per_class),
-                    ("split", _int_list(args.split) if args.split else None)) if value is not None}
+                    ("split", args.split)) if value is not None}
     result = run_demo(source=args.source, url=args.url, dataset_name=args.dataset, preset=args.preset,
                       epochs=args.epochs, fresh=args.fresh, out_dir=args.out, load_options=load_options)
     print(f"demo done in {time.perf_counter() - start:.0f} s: dataset '{result.dataset_name}', "

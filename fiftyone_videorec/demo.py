@@ -89,7 +89,7 @@ def run_demo(source: str = "auto", url: str = config.UCF101_URL, dataset_name: s
         info["text"] = (f"{source} → dataset '{dataset_name}': {len(dataset)} clips "
                         + " ".join(f"{t}={counts.get(t, 0)}" for t in config.SPLITS))
     with printer.stage("train") as info:
-        info["text"] = _train(dataset_name, model_dir, preset, epochs, fresh)
+        info["text"] = _train(dataset, model_dir, preset, epochs, fresh)
     with printer.stage("embed") as info:
         info["text"], embedded = _embed(dataset, model_dir, fresh)
     with printer.stage("index") as info:
@@ -104,7 +104,7 @@ def run_demo(source: str = "auto", url: str = config.UCF101_URL, dataset_name: s
     with printer.stage("report") as info:
         from .report import write_report
 
-        report_path = write_report(dataset_name, config.BRAIN_KEY, out_dir=out_dir, model_dir=model_dir)
+        report_path = write_report(dataset, config.BRAIN_KEY, out_dir=out_dir, model_dir=model_dir)
         info["text"] = f"{report_path}"
     return DemoResult(dataset_name, source, model_dir, report_path, metrics, printer.seconds)
 
@@ -121,17 +121,17 @@ def _load(fo, source: str, url: str, dataset_name: str, fresh: bool, options: di
     return load_synthetic(dataset_name, overwrite=True, **options)
 
 
-def _train(dataset_name: str, model_dir: Path, preset: str, epochs: int | None, fresh: bool) -> str:
+def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: bool) -> str:
     import json
 
     metadata_path = model_dir / "metadata.json"
     if metadata_path.exists() and not fresh:
         metadata = json.loads(metadata_path.read_text())
-        if metadata.get("dataset") == dataset_name:
+        if metadata.get("dataset") == dataset.name:
             return f"reusing the model in {model_dir} (--fresh to retrain)"
     from .training import train
 
-    result = train(dataset_name, model_dir, preset=preset, epochs=epochs)
+    result = train(dataset, model_dir, preset=preset, epochs=epochs)
     history = result.history
     epochs_run = len(next(iter(history.values()))) if history else 0
     val_acc = history.get("val_accuracy", [float("nan")])[-1] if history else float("nan")
@@ -141,7 +141,7 @@ def _train(dataset_name: str, model_dir: Path, preset: str, epochs: int | None, 
 def _embed(dataset, model_dir: Path, fresh: bool) -> tuple[str, int]:
     """Embed the clips that lack a vector from this model; return (line, number embedded)."""
     from .embedder import embed_dataset
-    from .similarity import recorded_model
+    from .fields import recorded_model
 
     field_name = config.EMBEDDINGS_FIELD
     same_model = recorded_model(dataset, field_name) == str(model_dir.resolve())

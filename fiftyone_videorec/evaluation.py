@@ -19,8 +19,19 @@ from .errors import VideorecError
 from .fields import index_field
 from .vectors import l2_normalize, rank_gallery
 
-__all__ = ["RetrievalReport", "evaluate_retrieval", "evaluate_vectors", "l2_normalize", "rank_gallery",
-           "retrieval_metrics"]
+__all__ = ["RetrievalReport", "evaluate_retrieval", "evaluate_vectors", "l2_normalize", "parse_k_values",
+           "rank_gallery", "retrieval_metrics"]
+
+
+def parse_k_values(text: str) -> tuple[int, ...]:
+    """Return the cut-offs of ``"1,5,10"`` as ``(1, 5, 10)``; one-line VideorecError for anything else."""
+    try:
+        values = tuple(int(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise VideorecError(f"k values must be positive integers separated by commas, got {text!r}")
+    return values
 
 
 @dataclass

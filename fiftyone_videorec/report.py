@@ -181,22 +181,21 @@ def render_html(inputs: ReportInputs, images: dict[str, str | None]) -> str:
     return "\n".join(parts)
 
 
-def write_report(dataset_name: str, brain_key: str = config.BRAIN_KEY, out_dir: str | Path | None = None,
+def write_report(dataset, brain_key: str = config.BRAIN_KEY, out_dir: str | Path | None = None,
                  model_dir: str | Path | None = None, k: Sequence[int] = (1, 5, 10),
                  query_tag: str = config.TEST_TAG, gallery_tag: str = config.TRAIN_TAG,
                  n_examples: int = 4) -> Path:
-    """Write the report for ``dataset_name``'s index ``brain_key`` into ``out_dir``; return the HTML path.
+    """Write the report for the index ``brain_key`` of a dataset or view (or a dataset's name) into
+    ``out_dir``; return the HTML path.
 
     ``model_dir`` (the trained model folder) supplies the training curves and confusion matrix;
     by default it is the model recorded with the index.
     """
     from .evaluation import evaluate_retrieval
-    from .runtime import connect_database
+    from .runtime import dataset_name_of, open_dataset
 
-    fo = connect_database()
-    if not fo.dataset_exists(dataset_name):
-        raise VideorecError(f"dataset {dataset_name!r} does not exist; load one first (videorec load ...)")
-    dataset = fo.load_dataset(dataset_name)
+    dataset = open_dataset(dataset)
+    dataset_name = dataset_name_of(dataset)
     if brain_key not in dataset.list_brain_runs():
         raise VideorecError(f"dataset {dataset_name!r} has no brain key {brain_key!r}; "
                             f"run 'videorec index' first (existing: {', '.join(dataset.list_brain_runs()) or 'none'})")

@@ -93,6 +93,11 @@ def connect_database():
     return fo
 
 
+def dataset_name_of(dataset_or_view) -> str:
+    """The name of a dataset, or of the dataset a view comes from."""
+    return getattr(dataset_or_view, "dataset_name", None) or dataset_or_view.name
+
+
 def open_dataset(dataset_or_name):
     """Return the dataset (or view) every stage works on: a name is loaded from the database,
     with a one-line :class:`VideorecError` naming the missing dataset; a dataset or view passes through."""

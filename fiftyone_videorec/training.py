@@ -24,7 +24,7 @@ from .errors import VideorecError
 from .frame_cache import FrameCache, center_window
 from .input_pipeline import clip_dataset
 from .model import Preset, build_model, get_preset, save_trained
-from .progress import ProgressFn, report
+from .progress import ProgressFn, report, scaled
 
 logger = logging.getLogger(__name__)
 
@@ -181,14 +181,14 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     (``metadata["early_stopping_on"]`` says which). ``time_limit`` (seconds, default the preset's)
     ends training before an epoch that would pass it.
     """
-    from .runtime import open_dataset
+    from .runtime import dataset_name_of, open_dataset
 
     p = get_preset(preset)
     if time_limit is not None and not time_limit > 0:
         raise VideorecError(f"the time limit must be a positive number of seconds, got {time_limit}")
     epochs_given, batch_size = epochs, batch_size or p.batch_size
     dataset = open_dataset(dataset)
-    dataset_name = getattr(dataset, "dataset_name", None) or dataset.name  # a view names its dataset
+    dataset_name = dataset_name_of(dataset)
     out_dir = Path(out_dir)
     _check_writable(out_dir)
     splits = {name: _split(dataset, tag) for name, tag in (("train", train_tag), ("val", val_tag), ("test", test_tag))}
@@ -201,7 +201,7 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     keras.utils.set_random_seed(seed)
     device = _use_accelerator()
     cache = FrameCache(p)
-    loaded, skipped = cache.load_splits(splits, None if progress is None else lambda f, label: progress(0.2 * f, label))
+    loaded, skipped = cache.load_splits(splits, scaled(progress, 0.0, 0.2))
     missing = sorted(set(class_names) - set(loaded["train"][1]))
     if missing:
         raise VideorecError(f"class {missing[0]!r} has no decodable clip in {train_tag!r} (e.g. {next(iter(skipped.values()), '?')})")

@@ -8,6 +8,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from fiftyone_videorec import config
+from fiftyone_videorec.errors import VideorecError
+from fiftyone_videorec.evaluation import parse_k_values
 from plugin_operators import forms
 
 
@@ -114,9 +116,9 @@ class EvaluateVideoRetrieval(foo.Operator):
         forms.choice_field(inputs, "gallery_tag", tags, "Gallery clips (tag)", default=gallery_default)
         inputs.str("k", default="1,5,10", label="k values", description="Comma-separated")
         try:
-            _k_values(ctx.params.get("k") or "1,5,10")
-        except ValueError:
-            forms.fail(inputs, "k_error", "k values must be positive integers separated by commas")
+            parse_k_values(ctx.params.get("k") or "1,5,10")
+        except VideorecError as e:
+            forms.fail(inputs, "k_error", str(e))
         return types.Property(inputs, view=types.View(label="Evaluate video retrieval"))
 
     def execute(self, ctx):
@@ -125,7 +127,7 @@ class EvaluateVideoRetrieval(foo.Operator):
         p = ctx.params
         report, error = forms.run_library(ctx, lambda: evaluate_retrieval(
             ctx.dataset, brain_key=p.get("brain_key", config.BRAIN_KEY),
-            k=_k_values(p.get("k") or "1,5,10"), query_tag=p.get("query_tag", config.TEST_TAG),
+            k=parse_k_values(p.get("k") or "1,5,10"), query_tag=p.get("query_tag", config.TEST_TAG),
             gallery_tag=p.get("gallery_tag", config.TRAIN_TAG)))
         if error:
             return {"error": error}
@@ -140,11 +142,3 @@ class EvaluateVideoRetrieval(foo.Operator):
             outputs.str("table", label="Retrieval metrics (chance_* = a random ranking)",
                         default=table, view=types.MarkdownView(read_only=True))
         return types.Property(outputs)
-
-
-def _k_values(text: str) -> tuple[int, ...]:
-    """Parse "1,5,10" into (1, 5, 10); raise ValueError on anything else."""
-    values = tuple(int(part) for part in text.split(",") if part.strip())
-    if not values or min(values) < 1:
-        raise ValueError(text)
-    return values

@@ -5,26 +5,17 @@ import json
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.data.video_files import moving_square_frames, write_video
 from fiftyone_videorec.errors import VideorecError
 from fiftyone_videorec.training import train
-
-DIRECTIONS = {"right": 3, "left": -3, "still": 0}
+from tests.fixtures_data import DIRECTIONS, write_labelled_clips
 
 
 def _make_dataset(root, name, per_split=(2, 1, 1), classes=DIRECTIONS, extra=()):
     """A tiny labelled video dataset: one class per motion direction, tags train/val/test."""
     import fiftyone as fo
 
-    samples = []
-    for label, dx in classes.items():
-        for split, count in zip(config.SPLITS, per_split):
-            for i in range(count):
-                path = write_video(root / split / label / f"{i}.avi", n_frames=12, size=(40, 32), dx=dx, seed=i)
-                samples.append(fo.Sample(filepath=str(path), tags=[split],
-                                         **{config.LABEL_FIELD: fo.Classification(label=label)}))
-    for path, label, split in extra:
-        samples.append(fo.Sample(filepath=str(path), tags=[split], **{config.LABEL_FIELD: fo.Classification(label=label)}))
+    samples = [fo.Sample(filepath=str(path), tags=[split], **{config.LABEL_FIELD: fo.Classification(label=label)})
+               for path, label, split in [*write_labelled_clips(root, per_split, classes), *extra]]
     dataset = fo.Dataset(name, overwrite=True)
     dataset.add_samples(samples)
     return dataset
@@ -58,6 +49,16 @@ def test_training_writes_model_folder_and_reports(first_run):
     assert {"tensorflow", "keras", "fiftyone"} <= set(meta["versions"]) and "test_accuracy" in meta["metrics"]
     assert any(label.startswith("epoch 2/2 loss") and " acc " in label for _, label in calls)
     assert calls[-1][0] == 1.0
+
+
+def test_train_takes_a_view_and_trains_on_its_clips_only(motion_dataset, tmp_path):
+    import fiftyone as fo
+    from fiftyone import ViewField as F
+
+    view = fo.load_dataset(motion_dataset).match(F(f"{config.LABEL_FIELD}.label") != "still")
+    meta = train(view, tmp_path / "model", preset="tiny", epochs=1).metadata
+    assert meta["class_names"] == ["left", "right"] and meta["dataset"] == motion_dataset
+    assert meta["clips"]["train"] == 4  # 2 per class; the broken clip is skipped
 
 
 def test_undecodable_clip_is_skipped_with_reason_and_training_goes_on(first_run):
@@ -147,10 +148,7 @@ def test_cli_train_without_val_clips_says_what_early_stopping_watched(tmp_path):
 
     from fiftyone_videorec.data.folder import load_folder
 
-    for label, dx in DIRECTIONS.items():
-        for split, count in (("train", 2), ("test", 1)):
-            for i in range(count):
-                write_video(tmp_path / "clips" / split / label / f"{i}.avi", n_frames=12, size=(40, 32), dx=dx, seed=i)
+    write_labelled_clips(tmp_path / "clips", per_split=(2, 0, 1))
     dataset, _ = load_folder(tmp_path / "clips", "videorec-test-train-no-val", overwrite=True)
     assert len(dataset.match_tags("val")) == 0
     result = subprocess.run([sys.executable, "-m", "fiftyone_videorec", "train", "--dataset", dataset.name,
