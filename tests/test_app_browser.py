@@ -5,18 +5,20 @@ The App server runs in a subprocess on a free loopback port; Debian's Chromium d
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.data.video_files import ffmpeg_convert, write_video
+from fiftyone_videorec.data.video_files import ffmpeg_convert
 from tests.app import chromium_page, running_app
 
 pytestmark = pytest.mark.browser
 
-N_CLIPS, K = 6, 4
+K = 4
+CLIPS = Path(__file__).resolve().parents[1] / "benchmarks" / "clips"
 
 TILES_JS = """() => Array.from(document.querySelectorAll('[data-cy="looker"]')).map(el => {
     const box = el.getBoundingClientRect();
@@ -34,22 +36,32 @@ PLAY_JS = """(src) => new Promise(resolve => {
 })"""
 
 
+REAL_CLIPS = ("SoccerJuggling__g23c01.avi", "SoccerJuggling__g24c01.avi", "RidingSegway__R6llTwEh07w.mp4",
+              "RidingSegway__SOX5yA1l24A.mp4", "Basketball__g01c01.avi", "Basketball__torchvisionGallery.mp4")
+"""Real recordings from benchmarks/clips, two of each action, so the screenshots show clips a person can tell apart."""
+
+
 @pytest.fixture
 def indexed_video_dataset(tmp_path, dataset_name):
-    """Six H.264 MP4 clips with fixed embeddings and a cosine index (no model needed in the App)."""
+    """Six real clips as H.264 MP4s with fixed embeddings and a cosine index (no model needed in the App).
+
+    Clips of one action get nearby vectors, so a query's nearest clip is the other take of its action.
+    """
     import fiftyone as fo
 
     from fiftyone_videorec.similarity import build_index
 
     dataset = fo.Dataset(dataset_name, persistent=True)
-    vectors = np.random.default_rng(7).normal(size=(N_CLIPS, 8))
-    for i in range(N_CLIPS):
-        raw = write_video(tmp_path / f"raw{i}.avi", seed=i, dx=1 + i)
-        clip = ffmpeg_convert(raw, tmp_path / f"clip{i}.mp4", "-c:v", "libx264", "-pix_fmt",
-                              "yuv420p", "-movflags", "+faststart")
+    rng = np.random.default_rng(7)
+    action_vectors = {}
+    for name in REAL_CLIPS:
+        action, take = Path(name).stem.split("__")
+        base = action_vectors.setdefault(action, rng.normal(size=8))
+        clip = ffmpeg_convert(CLIPS / name, tmp_path / f"{Path(name).stem}.mp4", "-t", "4", "-vf", "scale=320:-2",
+                              "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-an")
         dataset.add_sample(fo.Sample(filepath=str(clip), **{
-            config.LABEL_FIELD: fo.Classification(label=f"clip{i}"),
-            config.EMBEDDINGS_FIELD: vectors[i]}))
+            config.LABEL_FIELD: fo.Classification(label=f"{action} {take}"),
+            config.EMBEDDINGS_FIELD: base + 0.3 * rng.normal(size=8)}))
     dataset.compute_metadata()
     build_index(dataset)
     return dataset

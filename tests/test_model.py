@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from fiftyone_videorec import config
 from fiftyone_videorec.errors import VideorecError
 from fiftyone_videorec.model import PRESETS, build_model, load_trained, save_trained
 
@@ -93,3 +94,8 @@ def test_default_preset_sees_both_what_a_scene_looks_like_and_what_moves():
     assert not np.allclose(before_moving, embedder.predict(moving, verbose=0), atol=1e-4)
     frames.kernel.assign(frames.kernel.numpy() * 3)
     assert not np.allclose(before_still, embedder.predict(still, verbose=0), atol=1e-4)
+
+
+def test_the_cli_and_operator_preset_list_names_every_preset_in_order():
+    # config keeps the names so that the CLI and the App can list them without importing Keras
+    assert config.PRESET_NAMES == tuple(PRESETS)
