@@ -96,6 +96,6 @@ def test_default_preset_sees_both_what_a_scene_looks_like_and_what_moves():
     assert not np.allclose(before_still, embedder.predict(still, verbose=0), atol=1e-4)
 
 
-def test_the_cli_and_operator_preset_list_names_every_preset_in_order():
+def test_the_cli_and_operator_preset_list_names_every_preset():
     # config keeps the names so that the CLI and the App can list them without importing Keras
-    assert config.PRESET_NAMES == tuple(PRESETS)
+    assert sorted(config.PRESET_NAMES) == sorted(PRESETS) and len(set(config.PRESET_NAMES)) == len(PRESETS)
