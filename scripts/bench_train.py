@@ -67,7 +67,7 @@ def same_epochs(dataset, work: Path, epochs: int) -> dict:
     for preset in ("tutorial", "fast"):
         meta = train(dataset.name, work / f"same-epochs-{preset}", preset=preset, epochs=epochs).metadata
         out[preset] = {"epochs": meta["epochs_trained"], "seconds_per_epoch": meta["seconds_per_epoch"],
-                       "test_vs_train_precision@5": meta["metrics"].get("test_vs_train_precision@5")}
+                       "test_vs_train_precision@5": round(meta["metrics"].get("test_vs_train_precision@5", float("nan")), 3)}
     return out
 
 
@@ -120,7 +120,7 @@ def run(out_dir: Path, quick: bool, same_epoch_count: int = 10) -> dict:
         "dataset": source, "clips": meta["clips"], "cpu_count": os.cpu_count(), "machine": platform.processor(),
         "ours": {"preset": "fast", "epochs": meta["epochs_trained"], "seconds_per_epoch": meta["seconds_per_epoch"],
                  "wall_seconds_incl_decode_and_eval": round(ours_wall, 1),
-                 "test_vs_train_precision@5": meta["metrics"].get("test_vs_train_precision@5"),
+                 "test_vs_train_precision@5": round(meta["metrics"].get("test_vs_train_precision@5", float("nan")), 3),
                  "test_accuracy": meta["metrics"].get("test_accuracy")},
         "seed_recipe": seed,
         "clip_averaging": averaging,
