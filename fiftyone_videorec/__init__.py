@@ -28,6 +28,8 @@ _PUBLIC = {
     "embed_dataset": "embedder:embed_dataset",
     "build_index": "similarity:build_index",
     "recommend": "similarity:recommend",
+    "index_moments": "moments:index_moments",
+    "find_moments": "moments:find_moments",
     "evaluate_retrieval": "evaluation:evaluate_retrieval",
     "embeddings_map": "visualization:embeddings_map",
     "VideoEmbeddingModel": "embedder:VideoEmbeddingModel",

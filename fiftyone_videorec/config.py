@@ -77,6 +77,13 @@ DEFAULT_BATCH_SIZE = 8
 # 3 evenly spaced clips lift test-vs-train precision@5 over 1, at one decode pass per video.
 DEFAULT_CLIPS = 3
 
+# --- moments (windows inside long videos) -------------------------------------------------------
+MOMENTS_FIELD = "videorec_moments"  # TemporalDetections; the index is "<field>_sim", settings "<field>_settings"
+MOMENT_WINDOW_S = 2.0  # seconds per moment
+MOMENT_STRIDE_S = 1.0  # seconds between moment starts
+MOMENT_CLIPS = 2  # clips averaged per moment (evenly spaced inside it)
+MOMENT_SCORE_FIELD = "videorec_moment_score"  # the cosine score the App shows on each moment's tile
+
 # --- plugin ---------------------------------------------------------------------------------
 PLUGIN_NAME = "@videorec/fiftyone-videorec"
 

@@ -14,6 +14,7 @@ to FFmpeg's decoder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -222,3 +223,55 @@ def read_clips(path, n_frames: int, frame_step: int, image_size: int, clips: int
     flat = [i for s in starts for i in clip_indices(s, n_frames, frame_step)]
     frames = _read(path, cap, flat, image_size)
     return frames.reshape(clips, n_frames, image_size, image_size, 3)
+
+
+# --- whole videos, for moment search -------------------------------------------------------------
+class SampledVideo(NamedTuple):
+    """A whole video decoded at a model's sampling rate (see :func:`read_sampled`)."""
+
+    frames: np.ndarray  # (samples, S, S, 3) uint8 RGB, in time order
+    times: np.ndarray  # (samples,) seconds of each sample from the start of the video
+    fps: float  # the video's frame rate (``reference_fps`` or ``default_fps`` when it reports none)
+    duration: float  # seconds
+
+
+def _every(step: float):
+    """Frame indices ``0, step, 2*step, ...`` (rounded), without end: the decoder stops at the last frame."""
+    i = 0
+    while True:
+        yield round(i * step)
+        i += 1
+
+
+def read_sampled(path, frame_step: int, image_size: int, reference_fps: float | None = None,
+                 default_fps: float = 25.0) -> SampledVideo:
+    """Return the whole video sampled every ``frame_step`` frames (scaled as :func:`read_clips` does), in one pass.
+
+    ``n_frames`` consecutive samples from here are exactly a clip the model was trained on, so every
+    clip of a long video can be cut from one decode. Videos without a frame rate are timed at
+    ``reference_fps`` (else ``default_fps``). Raises :class:`DecodeError` when no frame decodes.
+    """
+    cap = _open(path)
+    fps = _fps(cap)
+    step = step_for_rate(frame_step, fps, reference_fps)
+    total = _frame_count(cap)
+
+    def wanted():  # a fresh iterator for each decoder tried; without a frame count, up to the end
+        return _every(step) if total == 0 else (round(i * step) for i in range(int(np.ceil(total / step))))
+
+    try:
+        got = _jpeg_packets(cap, wanted(), image_size)
+        if got is None:
+            if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # raw packets were not plain JPEGs: FFmpeg's decoder
+                cap.release()
+                cap = _open(path)
+            got = _decoded(cap, wanted(), image_size)
+    finally:
+        cap.release()
+    if not got:
+        raise DecodeError(path, "no frame could be decoded")
+    rate = fps or reference_fps or default_fps
+    indices = sorted(got)
+    frames_seen = total if total and indices[-1] + step >= total else indices[-1] + 1
+    return SampledVideo(np.stack([got[i] for i in indices]), np.asarray(indices, float) / rate, rate,
+                        frames_seen / rate)

@@ -1,0 +1,391 @@
+"""Moment search: the seconds inside long videos that look and move like a query clip.
+
+Each video is cut into windows of ``window`` seconds every ``stride`` seconds (plus one window
+ending at the video's end when the grid leaves more than half a stride uncovered). A window's
+vector is the model's unit mean over ``clips`` clips evenly spaced inside it; every clip is cut
+from one decode of the whole video at the model's own sampling rate (:func:`frames.read_sampled`).
+
+Windows are a ``TemporalDetections`` field (support in frames; ``start``/``end`` in seconds and
+the vector as ``embedding`` on each detection). A FiftyOne Brain cosine index (sklearn) is built
+on ``dataset.to_clips(field)`` under ``<field>_sim``, so clips views, ``sort_by_similarity`` and
+the App's similarity search work on moments. A video shorter than one window gets no moments and
+a reason in ``<field>_error``; ``<field>_settings`` records the model folder and the window
+settings per video, so a re-run skips the videos already done the same way.
+
+A query of Q seconds is cut into windows the same way. A span of as many consecutive moments of
+one video scores the mean cosine of query window i with span window i: a copy of a segment lines
+up with it second by second, and the best span has the query's length.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .errors import VideorecError
+from .fields import record_model, recorded_model
+from .frames import SampledVideo, clip_starts, read_sampled
+from .progress import ProgressFn, report
+from .vectors import l2_normalize, mean_of_clips
+
+INFO_KEY = "videorec_moments"  # dataset.info[key][field] = the settings the field's index was built with
+EMBED_CHUNK = 64  # clips per network call when embedding one video's windows
+
+
+@dataclass
+class Moment:
+    """One found moment: its video, where it is (seconds), its cosine score, and the first window's id."""
+
+    sample_id: str
+    filepath: str
+    start: float
+    end: float
+    score: float
+    moment_id: str = ""
+
+    def to_dict(self) -> dict:
+        """Return the record the CLI prints with ``--json``."""
+        return {"sample_id": self.sample_id, "filepath": self.filepath, "start": round(self.start, 3),
+                "end": round(self.end, 3), "score": round(self.score, 6)}
+
+
+@dataclass
+class MomentIndexSummary:
+    """What :func:`index_moments` did: videos embedded now, skipped as already done, and failures."""
+
+    field: str
+    brain_key: str
+    embedded: int
+    skipped: int
+    moments: int
+    failed: dict = field(default_factory=dict)  # sample id -> reason
+
+
+def moment_brain_key(field_name: str) -> str:
+    """Return the brain key of the similarity index over the moments in ``field_name``."""
+    return f"{field_name}_sim"
+
+
+def settings_field(field_name: str) -> str:
+    return f"{field_name}_settings"
+
+
+def error_field(field_name: str) -> str:
+    return f"{field_name}_error"
+
+
+def check_settings(window: float, stride: float, clips: int) -> None:
+    """Raise a one-line error for windows or strides that are not positive, or fewer than one clip."""
+    if not window > 0 or not stride > 0:
+        raise VideorecError(f"--window and --stride must be positive seconds, got {window:g} and {stride:g}")
+    if clips < 1:
+        raise VideorecError(f"clips per moment must be at least 1, got {clips}")
+
+
+def window_bounds(duration: float, window: float, stride: float) -> list[tuple[float, float]]:
+    """Return ``(start, end)`` seconds of the windows of a ``duration``-second video (none if it is shorter)."""
+    if duration + 1e-6 < window:
+        return []
+    bounds = [(s, s + window) for s in np.arange(0.0, duration - window + 1e-6, stride)]
+    if duration - bounds[-1][1] > stride / 2:
+        bounds.append((duration - window, duration))
+    return [(float(a), float(b)) for a, b in bounds]
+
+
+def _clip(frames: np.ndarray, start: int, n_frames: int) -> np.ndarray:
+    """``n_frames`` samples from ``start``; past the end, the last frame repeats (as in ``read_clip``)."""
+    clip = frames[start:start + n_frames]
+    if len(clip) < n_frames:
+        clip = np.concatenate([clip, np.repeat(clip[-1:], n_frames - len(clip), axis=0)])
+    return clip
+
+
+def embed_windows(model, video: SampledVideo, bounds: list[tuple[float, float]], clips: int) -> np.ndarray:
+    """Return one unit vector per window: the mean of ``clips`` clips inside it, each clip embedded once.
+
+    Overlapping windows share clips that start on the same sample.
+    """
+    n_frames = int(model.metadata["n_frames"])
+    last_start = max(0, len(video.frames) - n_frames)
+    per_window = []
+    for a, b in bounds:
+        first, stop = np.searchsorted(video.times, [a - 1e-6, b - 1e-6])
+        starts = clip_starts(int(stop - first), n_frames, 1, clips)
+        per_window.append([min(int(first) + s, last_start) for s in starts])
+    unique = sorted({s for starts in per_window for s in starts})
+    row = {s: i for i, s in enumerate(unique)}
+    clip_vectors = []
+    for chunk in range(0, len(unique), EMBED_CHUNK):
+        stacks = [_clip(video.frames, s, n_frames)[None] for s in unique[chunk:chunk + EMBED_CHUNK]]
+        clip_vectors.append(model.run(stacks)[0])
+    clip_vectors = np.concatenate(clip_vectors)
+    flat = [row[s] for starts in per_window for s in starts]
+    return mean_of_clips(clip_vectors[flat], [len(starts) for starts in per_window])
+
+
+def _settings(model_dir, window: float, stride: float, clips: int) -> str:
+    return json.dumps({"model": str(Path(model_dir).resolve()), "window": float(window), "stride": float(stride),
+                       "clips": int(clips)}, sort_keys=True)
+
+
+def _prepare_fields(dataset, field_name: str) -> None:
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    existing = schema.get(field_name)
+    if existing is not None and getattr(existing, "document_type", None) is not fo.TemporalDetections:
+        raise VideorecError(f"field {field_name!r} already holds {type(existing).__name__} values, not moments; "
+                            "choose another --field")
+    if existing is None:
+        dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=fo.TemporalDetections)
+    flat = dataset.get_field_schema(flat=True)
+    for path, kind in ((f"{field_name}.detections.embedding", fo.VectorField),
+                       (f"{field_name}.detections.start", fo.FloatField),
+                       (f"{field_name}.detections.end", fo.FloatField),
+                       (settings_field(field_name), fo.StringField), (error_field(field_name), fo.StringField)):
+        if path not in flat:
+            dataset.add_sample_field(path, kind)
+
+
+def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WINDOW_S,
+                  stride: float = config.MOMENT_STRIDE_S, field: str = config.MOMENTS_FIELD,
+                  clips: int = config.MOMENT_CLIPS, force: bool = False,
+                  progress: ProgressFn | None = None) -> MomentIndexSummary:
+    """Embed the moments of every video into ``field`` and (re)build their cosine index; return a summary.
+
+    Videos already done with the same model folder and settings are skipped unless ``force``.
+    The next video is decoded in a thread while the network embeds the current one.
+    """
+    from .embedder import load_model
+
+    check_settings(window, stride, clips)
+    dataset = dataset_or_view._dataset
+    model = load_model(model_dir, clips=1, batch_size=32)
+    settings = _settings(model.model_dir, window, stride, clips)
+    _prepare_fields(dataset, field)
+    ids, paths, done = dataset_or_view.values(["id", "filepath", settings_field(field)])
+    todo = [(sid, path) for sid, path, was in zip(ids, paths, done) if force or was != settings]
+    failed: dict[str, str] = {}
+    m = model.metadata
+
+    def decode(path):
+        try:
+            return read_sampled(path, m["frame_step"], m["image_size"], m.get("reference_fps")), None
+        except Exception as e:
+            return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(decode, todo[0][1]) if todo else None
+        for i, (sid, path) in enumerate(todo):
+            video, reason = pending.result()
+            pending = pool.submit(decode, todo[i + 1][1]) if i + 1 < len(todo) else None
+            moments = None
+            if video is not None:
+                moments, reason = _detections(model, video, window, stride, clips)
+            if reason:
+                failed[sid] = reason
+            for name, value in ((field, moments), (error_field(field), reason), (settings_field(field), settings)):
+                dataset.set_values(name, {sid: value}, key_field="id")
+            report(progress, (i + 1) / (len(todo) + 1), f"moments of {i + 1}/{len(todo)} videos")
+    count = _build_index(dataset, field, settings)
+    record_model(dataset, moment_brain_key(field), model.model_dir)
+    info = dict(dataset.info.get(INFO_KEY, {}))
+    info[field] = json.loads(settings)
+    dataset.info[INFO_KEY] = info
+    dataset.save()
+    report(progress, 1.0, f"indexed {count} moments")
+    return MomentIndexSummary(field, moment_brain_key(field), len(todo) - len(failed), len(ids) - len(todo), count,
+                              failed)
+
+
+def _detections(model, video: SampledVideo, window: float, stride: float, clips: int):
+    """Return ``(TemporalDetections or None, reason or None)`` for one decoded video."""
+    import fiftyone as fo
+
+    bounds = window_bounds(video.duration, window, stride)
+    if not bounds:
+        return None, f"video is {video.duration:.2f} s long, shorter than the {window:g} s window"
+    vectors = embed_windows(model, video, bounds, clips)
+    last_frame = max(1, round(video.duration * video.fps))
+    detections = [fo.TemporalDetection(
+        label="moment", support=[min(int(a * video.fps) + 1, last_frame), max(1, min(round(b * video.fps), last_frame))],
+        start=round(a, 4), end=round(b, 4), embedding=vec.astype(np.float32)) for (a, b), vec in zip(bounds, vectors)]
+    return fo.TemporalDetections(detections=detections), None
+
+
+def _build_index(dataset, field_name: str, settings: str) -> int:
+    """(Re)build the Brain cosine index over the clips view of the videos indexed with ``settings``."""
+    import fiftyone.brain as fob
+    from fiftyone import ViewField as F
+
+    clips = dataset.match(F(settings_field(field_name)) == settings).exists(field_name).to_clips(field_name)
+    if len(clips) == 0:
+        raise VideorecError(f"no video of {dataset.name!r} has moments in {field_name!r} "
+                            "(see the per-video reasons above: too short or undecodable)")
+    key = moment_brain_key(field_name)
+    if key in dataset.list_brain_runs():
+        dataset.delete_brain_run(key)
+    fob.compute_similarity(clips, embeddings=f"{field_name}.embedding", metric="cosine", brain_key=key,
+                           backend="sklearn", progress=False)
+    return len(clips)
+
+
+# --- search ----------------------------------------------------------------------------------------
+@dataclass
+class _Gallery:
+    """An index's unit vectors with each row's video and seconds, rows grouped by video in time order."""
+
+    results: object
+    unit: np.ndarray
+    video: np.ndarray  # row -> position in sample_ids
+    start: np.ndarray
+    end: np.ndarray
+    moment_ids: list
+    sample_ids: list
+    filepaths: list
+
+
+_GALLERIES: dict = {}  # (dataset name, brain key) -> _Gallery, made again when the index is rebuilt
+_MODELS: dict = {}  # model folder -> loaded model, so repeated queries in one process load it once
+
+
+def _gallery(dataset, field_name: str) -> _Gallery:
+    key = moment_brain_key(field_name)
+    if key not in dataset.list_brain_runs():
+        raise VideorecError(f"dataset {dataset.name!r} has no moment index {key!r}; run 'videorec moments index' first")
+    results = dataset.load_brain_results(key, cache=True, load_view=False)
+    cached = _GALLERIES.get((dataset.name, key))
+    if cached is not None and cached.results is results:
+        return cached
+    sample_ids, paths, moment_ids, starts, ends = dataset.values(
+        ["id", "filepath", *(f"{field_name}.detections.{name}" for name in ("id", "start", "end"))])
+    where = {mid: (v, s, e) for v, row in enumerate(zip(moment_ids, starts, ends)) for mid, s, e in zip(*(x or [] for x in row))}
+    rows = sorted((where[mid][:2], i) for i, mid in enumerate(results.sample_ids) if mid in where)
+    order = np.asarray([i for _, i in rows], int)
+    ids = [str(results.sample_ids[i]) for i in order]
+    gallery = _Gallery(results, l2_normalize(np.asarray(results.embeddings, np.float32)[order]),
+                       np.asarray([where[mid][0] for mid in ids], int), np.asarray([where[mid][1] for mid in ids], float),
+                       np.asarray([where[mid][2] for mid in ids], float), ids, sample_ids, paths)
+    _GALLERIES[(dataset.name, key)] = gallery
+    return gallery
+
+
+def index_settings(dataset, field_name: str = config.MOMENTS_FIELD) -> dict:
+    """Return the model folder, window, stride and clips the ``field_name`` index was built with."""
+    settings = dataset.info.get(INFO_KEY, {}).get(field_name)
+    if not settings:
+        raise VideorecError(f"dataset {dataset.name!r} has no moments in {field_name!r}; run 'videorec moments index' first")
+    return settings
+
+
+def query_windows(dataset, path, start: float | None = None, end: float | None = None,
+                  field_name: str = config.MOMENTS_FIELD) -> np.ndarray:
+    """Return the unit vectors of a query's windows (the index's model and settings), ``(windows, dim)``."""
+    from .embedder import load_model
+
+    settings = index_settings(dataset, field_name)
+    model = _MODELS.get(settings["model"]) or _MODELS.setdefault(
+        settings["model"], load_model(settings["model"], clips=1, batch_size=32))
+    m = model.metadata
+    video = read_sampled(path, m["frame_step"], m["image_size"], m.get("reference_fps"))
+    first = 0.0 if start is None else float(start)
+    last = video.duration if end is None else min(float(end), video.duration)
+    if last <= first:
+        raise VideorecError(f"query range {first:g}-{last:g} s is empty: the video is {video.duration:.2f} s long")
+    bounds = [(first + a, first + b) for a, b in window_bounds(last - first, settings["window"], settings["stride"])]
+    return embed_windows(model, video, bounds or [(first, last)], settings["clips"])
+
+
+def span_scores(query: np.ndarray, gallery: np.ndarray, video: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return ``(scores, m)``: for each run of ``m`` consecutive rows of one video, the mean cosine of
+    query window i with row i of the run (``-inf`` where a run crosses videos); ``m`` is the query's
+    window count, cut to the longest video."""
+    longest = int(np.bincount(video).max())
+    if len(query) > longest:  # a query longer than every video: its evenly spaced windows
+        query = query[np.linspace(0, len(query) - 1, longest).round().astype(int)]
+    m = len(query)
+    sims = query.astype(np.float32) @ gallery.T
+    width = len(gallery) - m + 1
+    total = sims[0, :width].copy()
+    for i in range(1, m):
+        total += sims[i, i:i + width]
+    scores = total / m
+    scores[video[:width] != video[m - 1:]] = -np.inf
+    return scores, m
+
+
+def find_moments(dataset, query, k: int = 5, start: float | None = None, end: float | None = None,
+                 per_video: int | None = None, field: str = config.MOMENTS_FIELD) -> list[Moment]:
+    """Return the ``k`` moments most like ``query`` (a sample id, optionally with ``start``/``end``
+    seconds, or a video file), best first.
+
+    A found moment spans as many windows as the query; moments of one video never overlap, and
+    ``per_video`` caps how many each video gives. The query's own moment (windows of the query
+    sample overlapping the query range) is never returned.
+    """
+    from bson import ObjectId
+
+    if k < 1 or (per_video is not None and per_video < 1):
+        raise VideorecError(f"k and --per-video must be at least 1, got {k} and {per_video}")
+    if start is not None and (start < 0 or (end is not None and end <= start)):
+        raise VideorecError(f"--start must be >= 0 and below --end, got {start:g} and {end:g}")
+    gallery = _gallery(dataset, field)
+    sample = None
+    if isinstance(query, str) and ObjectId.is_valid(query):
+        try:
+            sample = dataset[query]
+        except KeyError:
+            raise VideorecError(f"no sample with id {query} in dataset {dataset.name!r}") from None
+        path = sample.filepath
+    elif Path(str(query)).is_file():
+        path = str(query)
+    else:
+        raise VideorecError(f"query {query!r} is neither a sample id of {dataset.name!r} nor a video file")
+    scores, m = span_scores(query_windows(dataset, path, start, end, field), gallery.unit, gallery.video)
+    span_end = gallery.end[m - 1:]
+    if sample is not None and sample.id in gallery.sample_ids:
+        own = gallery.sample_ids.index(sample.id)
+        q_start, q_end = start or 0.0, np.inf if end is None else end
+        scores[(gallery.video[:len(scores)] == own) & (gallery.start[:len(scores)] < q_end) & (span_end > q_start)] = -np.inf
+    found: list[Moment] = []
+    per: dict[int, list] = {}
+    for j in np.argsort(-scores, kind="stable"):
+        if not np.isfinite(scores[j]) or len(found) == k:
+            break
+        v, a, b = int(gallery.video[j]), float(gallery.start[j]), float(span_end[j])
+        taken = per.setdefault(v, [])
+        if (per_video is not None and len(taken) >= per_video) or any(a < tb and ta < b for ta, tb in taken):
+            continue
+        taken.append((a, b))
+        found.append(Moment(gallery.sample_ids[v], gallery.filepaths[v], a, b, float(scores[j]), gallery.moment_ids[j]))
+    return found
+
+
+def moment_range(dataset, moment_id: str, field: str = config.MOMENTS_FIELD) -> tuple[str, float, float]:
+    """Return ``(sample id, start, end)`` of an indexed moment (a clip id of ``to_clips(field)``)."""
+    gallery = _gallery(dataset, field)
+    if moment_id not in gallery.moment_ids:
+        raise VideorecError(f"{moment_id} is not an indexed moment of {field!r}")
+    row = gallery.moment_ids.index(moment_id)
+    return gallery.sample_ids[gallery.video[row]], float(gallery.start[row]), float(gallery.end[row])
+
+
+def moments_view(dataset, found: list[Moment], field: str = config.MOMENTS_FIELD):
+    """Return the clips view of ``found`` in order, each clip's score in ``config.MOMENT_SCORE_FIELD``.
+
+    The scores live in the view's own stages (no write per search), so the App can rebuild it.
+    """
+    import fiftyone as fo
+    from bson import ObjectId
+    from fiftyone import ViewField as F
+
+    if config.MOMENT_SCORE_FIELD not in dataset.get_field_schema():
+        dataset.add_sample_field(config.MOMENT_SCORE_FIELD, fo.FloatField)
+    clips = dataset.to_clips(field, other_fields=[config.MOMENT_SCORE_FIELD])
+    scores = F("_id").switch({F() == ObjectId(m.moment_id): round(m.score, 4) for m in found}, default=None)
+    return clips.select([m.moment_id for m in found], ordered=True).set_field(config.MOMENT_SCORE_FIELD, scores)
