@@ -4,6 +4,7 @@
     python scripts/benchmark.py train   # seed's recipe vs ours, seconds/epoch and precision@5
     python scripts/benchmark.py embed   # clips/s, peak memory, recommend latency
     python scripts/benchmark.py quality # five sets x four methods: P@1, P@5, mAP@10
+    python scripts/benchmark.py scale   # 10k-1M vectors x sklearn/lancedb: index build, recommend latency, memory
     python scripts/benchmark.py all
 
 Each writes ``benchmarks/<name>.md`` and ``benchmarks/<name>.json``; only ratios measured in one
@@ -20,7 +21,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
-BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality"}
+BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality", "scale": "bench_scale"}
 
 
 def main(argv=None) -> int:
