@@ -11,6 +11,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import config
+from .cli_moments import add_moments_commands as _add_moments_commands
 from .errors import VideorecError
 
 
@@ -345,6 +346,7 @@ SECTIONS: tuple[Callable, ...] = (
     _add_train_commands,
     _add_embedding_commands,
     _add_demo_commands,
+    _add_moments_commands,
 )
 
 

@@ -230,8 +230,9 @@ def _build_index(dataset, field_name: str, settings: str) -> int:
     key = moment_brain_key(field_name)
     if key in dataset.list_brain_runs():
         dataset.delete_brain_run(key)
-    fob.compute_similarity(clips, embeddings=f"{field_name}.embedding", metric="cosine", brain_key=key,
-                           backend="sklearn", progress=False)
+    vectors = np.stack(clips.values(f"{field_name}.embedding"))  # an array, so the index keeps them itself
+    fob.compute_similarity(clips, embeddings=vectors, metric="cosine", brain_key=key, backend="sklearn",
+                           progress=False)
     return len(clips)
 
 
@@ -381,11 +382,11 @@ def moments_view(dataset, found: list[Moment], field: str = config.MOMENTS_FIELD
     The scores live in the view's own stages (no write per search), so the App can rebuild it.
     """
     import fiftyone as fo
-    from bson import ObjectId
     from fiftyone import ViewField as F
 
     if config.MOMENT_SCORE_FIELD not in dataset.get_field_schema():
         dataset.add_sample_field(config.MOMENT_SCORE_FIELD, fo.FloatField)
     clips = dataset.to_clips(field, other_fields=[config.MOMENT_SCORE_FIELD])
-    scores = F("_id").switch({F() == ObjectId(m.moment_id): round(m.score, 4) for m in found}, default=None)
+    # ids compared as strings: the view travels to the App as JSON, which has no ObjectId
+    scores = F("_id").to_string().switch({F() == m.moment_id: round(m.score, 4) for m in found}, default=None)
     return clips.select([m.moment_id for m in found], ordered=True).set_field(config.MOMENT_SCORE_FIELD, scores)

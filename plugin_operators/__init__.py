@@ -16,11 +16,12 @@ def operator_classes() -> list:
         sys.path.insert(0, _CHECKOUT)
     from plugin_operators.embedding import BuildVideoSimilarityIndex, ComputeVideoEmbeddings
     from plugin_operators.loading import LoadUCF101Subset, LoadVideoFolder
+    from plugin_operators.moments import FindSimilarMoments
     from plugin_operators.search import EvaluateVideoRetrieval, FindSimilarVideos
     from plugin_operators.training import TrainVideoEmbedder
 
     return [LoadUCF101Subset, LoadVideoFolder, TrainVideoEmbedder, ComputeVideoEmbeddings,
-            BuildVideoSimilarityIndex, FindSimilarVideos, EvaluateVideoRetrieval]
+            BuildVideoSimilarityIndex, FindSimilarVideos, EvaluateVideoRetrieval, FindSimilarMoments]
 
 
 def register(plugin) -> None:
