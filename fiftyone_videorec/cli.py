@@ -1,6 +1,7 @@
 """The ``videorec`` command: one sub-command per library function, no pipeline logic of its own.
 
-Each section below belongs to one pipeline stage. Handlers import the library lazily so that
+Each section below belongs to one pipeline stage (the embeddings stage lives in ``cli_embeddings``,
+shared arguments in ``cli_common``). Handlers import the library lazily so that
 ``videorec --help`` and bad flags answer instantly, without loading TensorFlow or FiftyOne.
 """
 
@@ -11,21 +12,12 @@ import sys
 from typing import Callable, Sequence
 
 from . import config
+from .cli_common import add_dataset_args as _add_dataset_args
+from .cli_common import k_values as _k_values
+from .cli_common import open_dataset
+from .cli_embeddings import add_embedding_commands as _add_embedding_commands
 from .cli_moments import add_moments_commands as _add_moments_commands
 from .errors import VideorecError
-
-
-def _k_values(text: str) -> list[int]:
-    from .evaluation import parse_k_values
-
-    try:
-        return list(parse_k_values(text))
-    except VideorecError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _add_dataset_args(parser: argparse.ArgumentParser, required: bool = True, default=None) -> None:
-    parser.add_argument("--dataset", required=required, default=default, help="FiftyOne dataset name")
 
 
 # --- doctor ---------------------------------------------------------------------------------------
@@ -173,111 +165,6 @@ def _cmd_train(args) -> int:
     stop = "; stopped at the time limit" if meta.get("stopped_by_time_limit") else ""
     print(f"early stopping watched the {meta['early_stopping_on']}; best epoch {meta['best_epoch']}{stop}")
     print(f"model: {result.out_dir}")
-    return 0
-
-
-# --- embed / index / similar / evaluate / map ---------------------------------
-def _add_embedding_commands(sub) -> None:
-    from . import config
-
-    p = sub.add_parser("embed", help="embed every clip of a dataset with a trained model folder")
-    _add_dataset_args(p)
-    p.add_argument("--model", required=True, metavar="DIR", help="trained model folder")
-    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
-    p.set_defaults(handler=_cmd_embed, uses_tensorflow=True)
-    p = sub.add_parser("index", help="build a cosine similarity index on an embeddings field")
-    _add_dataset_args(p)
-    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
-    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
-    p.add_argument("--backend", default="sklearn", choices=["sklearn", "lancedb"])
-    p.set_defaults(handler=_cmd_index)
-    p = sub.add_parser("similar", help="print the clips most similar to a sample or a new video")
-    _add_dataset_args(p)
-    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
-    query = p.add_mutually_exclusive_group(required=True)
-    query.add_argument("--sample-id", metavar="ID")
-    query.add_argument("--video", metavar="PATH")
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--exclude-same-group", action="store_true", help="leave out clips of the query's own group")
-    p.set_defaults(handler=_cmd_similar, uses_tensorflow=True)
-    p = sub.add_parser("evaluate", help="retrieval precision/recall/mAP@k of query clips against a gallery")
-    _add_dataset_args(p)
-    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
-    p.add_argument("-k", type=_k_values, default=[1, 5, 10], metavar="K,K,...", help="comma-separated k values")
-    p.add_argument("--query-tag", default=config.TEST_TAG, metavar="TAG")
-    p.add_argument("--gallery-tag", default=config.TRAIN_TAG, metavar="TAG")
-    p.add_argument("--json", action="store_true", help="print one flat JSON object and nothing else")
-    p.set_defaults(handler=_cmd_evaluate)
-    p = sub.add_parser("map", help="2-D embeddings map (Brain visualization) and a PNG scatter")
-    _add_dataset_args(p)
-    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
-    p.add_argument("--brain-key", default=config.VIS_BRAIN_KEY, metavar="KEY")
-    p.add_argument("--out", metavar="PNG")
-    p.set_defaults(handler=_cmd_map)
-
-
-def open_dataset(name: str):
-    from .runtime import open_dataset
-
-    return open_dataset(name)
-
-
-def _cmd_embed(args) -> int:
-    from .embedder import embed_dataset
-
-    dataset = open_dataset(args.dataset)
-    summary = embed_dataset(dataset, args.model, field=args.field, batch_size=args.batch_size, clips=args.clips)
-    for sample_id, reason in summary.failed.items():
-        print(f"skipped {sample_id}: {reason}")
-    print(f"embedded {summary.embedded} of {summary.embedded + len(summary.failed)} samples into {args.field!r}")
-    return 0
-
-
-def _cmd_index(args) -> int:
-    from .similarity import build_index
-
-    summary = build_index(open_dataset(args.dataset), field=args.field, brain_key=args.brain_key, backend=args.backend)
-    if summary.missing:
-        print(f"{summary.missing} samples have no embedding in {summary.field!r} and were left out")
-    print(f"indexed {summary.indexed} samples under brain key {summary.brain_key!r} ({summary.backend})")
-    return 0
-
-
-def _cmd_similar(args) -> int:
-    from .similarity import recommend
-
-    recs = recommend(open_dataset(args.dataset), args.sample_id or args.video, k=args.k, brain_key=args.brain_key,
-                     exclude_same_group=args.exclude_same_group)
-    print(f"{'rank':>4}  {'score':>7}  {'label':<20}  file")
-    for rank, rec in enumerate(recs, 1):
-        print(f"{rank:>4}  {rec.score:7.4f}  {str(rec.label):<20}  {rec.filepath}")
-    return 0
-
-
-def _cmd_evaluate(args) -> int:
-    import json
-
-    from .evaluation import evaluate_retrieval
-
-    report = evaluate_retrieval(open_dataset(args.dataset), brain_key=args.brain_key, k=args.k,
-                                query_tag=args.query_tag, gallery_tag=args.gallery_tag)
-    if args.json:
-        print(json.dumps(report.metrics))
-        return 0
-    print(f"{report.num_queries} queries ({args.query_tag}) against {report.num_gallery} gallery clips ({args.gallery_tag})")
-    for name, value in report.metrics.items():
-        print(f"{name:<24} {value:.4f}")
-    print(report.table())
-    return 0
-
-
-def _cmd_map(args) -> int:
-    from .visualization import embeddings_map
-
-    png = embeddings_map(open_dataset(args.dataset), field=args.field, brain_key=args.brain_key, out=args.out)
-    print(f"map under brain key {args.brain_key!r}; scatter: {png}")
     return 0
 
 

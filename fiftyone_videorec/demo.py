@@ -141,17 +141,11 @@ def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: boo
 def _embed(dataset, model_dir: Path, fresh: bool) -> tuple[str, int]:
     """Embed the clips that lack a vector from this model; return (line, number embedded)."""
     from .embedder import embed_dataset
-    from .fields import recorded_model
 
     field_name = config.EMBEDDINGS_FIELD
-    same_model = recorded_model(dataset, field_name) == str(model_dir.resolve())
-    if fresh or not same_model or not dataset.has_field(field_name):
-        todo = dataset
-    else:
-        todo = dataset.exists(field_name, False)
-    if len(todo) == 0:
+    summary = embed_dataset(dataset, model_dir, field=field_name, force=fresh)
+    if summary.embedded == 0 and not summary.failed:
         return f"all {len(dataset)} clips already have '{field_name}' from this model", 0
-    summary = embed_dataset(todo, model_dir, field=field_name)
     failed = f", {len(summary.failed)} failed (reasons in '{config.EMBED_ERROR_FIELD}')" if summary.failed else ""
     return f"{summary.embedded} clips → '{field_name}'{failed}", summary.embedded
 

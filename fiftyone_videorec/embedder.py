@@ -8,10 +8,18 @@ clips decoded by a thread pool ahead of the network, batched, failures recorded 
 FiftyOne 1.22 runs video models one sample at a time and opens an ffmpeg reader for each, which
 caps ``compute_embeddings`` near 6 clips/s on two cores; ``embed_dataset`` is 6-12x faster
 (``benchmarks/embed.md``).
+
+Embedding is incremental: each vector is written with a fingerprint of the model file and the
+clip settings (``<field>_fingerprint``), and a re-run embeds only the samples whose fingerprint
+differs or whose vector is missing. Vectors are written every ``WRITE_BATCH`` samples, each batch
+before its fingerprints, so an interrupted run loses at most the batch in flight and never leaves
+a sample marked done with another model's vector.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,10 +32,32 @@ import fiftyone.core.models as fom
 
 from . import config
 from .errors import VideorecError
-from .fields import check_vector_field, record_model
+from .fields import check_vector_field, fingerprint_field, record_model
 from .frames import read_clips
 from .progress import ProgressFn
 from .vectors import mean_of_clips
+
+
+def model_fingerprint(model_dir, clips: int | None = None) -> str:
+    """Return a short hash of a model folder's weights and every setting that changes its vectors.
+
+    Reads the files only (no TensorFlow), so job planning can compare it cheaply.
+    """
+    from .model import METADATA_FILE, MODEL_FILE, SAMPLING
+
+    model_dir = Path(model_dir)
+    try:
+        metadata = json.loads((model_dir / METADATA_FILE).read_text())
+        digest = hashlib.sha256()
+        with open(model_dir / MODEL_FILE, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, ValueError) as e:
+        raise VideorecError(f"{model_dir} is not a readable videorec model folder ({type(e).__name__})") from None
+    settings = {key: metadata.get(key) for key in SAMPLING}
+    settings["clips"] = int(config.DEFAULT_CLIPS if clips is None else clips)
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
 
 
 class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
@@ -51,7 +81,15 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         classifier = trained.classifier
         self._network = keras.Model(classifier.input, [trained.embedder.output, classifier.output])
         self._forward = None  # the compiled inference call, made on first use
+        self._fingerprint = None
         self.config = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Return :func:`model_fingerprint` of this model folder and clip count."""
+        if self._fingerprint is None:
+            self._fingerprint = model_fingerprint(self.model_dir, self.clips)
+        return self._fingerprint
 
     # --- FiftyOne Model interface
     @property
@@ -138,11 +176,17 @@ def load_model(model_dir, clips: int | None = None, batch_size: int | None = Non
 
 @dataclass
 class EmbedSummary:
-    """How many samples were embedded and why the others were not (sample id -> reason)."""
+    """How many samples were embedded, how many were already done, why the others failed (id -> reason)."""
 
     field: str
     embedded: int
     failed: dict = field(default_factory=dict)
+    already: int = 0
+
+    @property
+    def plan(self) -> str:
+        """Return the line said before embedding: what is done and what is left."""
+        return f"{self.already} already embedded, {self.embedded + len(self.failed)} to embed"
 
 
 WRITE_BATCH = 64  # samples per database write
@@ -162,30 +206,70 @@ def _prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
 
 
 def embed_dataset(dataset_or_view, model_dir, field: str = config.EMBEDDINGS_FIELD, batch_size: int | None = None,
-                  clips: int | None = None, progress: ProgressFn | None = None, workers: int = 4) -> EmbedSummary:
-    """Embed every sample into ``field``; undecodable samples get a reason in ``config.EMBED_ERROR_FIELD``.
+                  clips: int | None = None, progress: ProgressFn | None = None, workers: int = 4,
+                  force: bool = False, shard: tuple[int, int] | None = None) -> EmbedSummary:
+    """Embed the samples that lack a vector from this model into ``field``; ``force`` embeds all.
 
+    Undecodable samples get a reason in ``config.EMBED_ERROR_FIELD`` (and are tried again next
+    time). ``shard=(i, n)`` embeds only the samples :func:`shard_of` puts in slice ``i`` of ``n``.
     Decoding runs in a thread pool ahead of inference; vectors are written in batches.
     """
     model = load_model(model_dir, clips=clips, batch_size=batch_size)
-    return embed_samples(dataset_or_view, model, field=field, progress=progress, workers=workers)
+    return embed_samples(dataset_or_view, model, field=field, progress=progress, workers=workers, force=force,
+                         shard=shard)
+
+
+def shard_of(sample_id: str, shards: int) -> int:
+    """Return which of ``shards`` disjoint slices a sample belongs to (stable for a sample id)."""
+    return int(str(sample_id), 16) % shards
+
+
+def samples_to_embed(dataset_or_view, field: str, fingerprint: str, force: bool = False,
+                     shard: tuple[int, int] | None = None) -> tuple[list[str], list[str], int]:
+    """Return (ids, filepaths) of the samples still to embed with ``fingerprint``, and how many are done."""
+    from fiftyone import ViewField as F
+
+    dataset = dataset_or_view._dataset
+    fp_field = fingerprint_field(field)
+    todo = dataset_or_view
+    if not force and dataset.has_field(fp_field) and dataset.has_field(field):
+        todo = dataset_or_view.match((F(fp_field) != fingerprint) | (F(field) == None))  # noqa: E711 (a query)
+    ids, paths = todo.values(["id", "filepath"])
+    already = len(dataset_or_view) - len(ids)
+    if shard is not None:
+        index, count = shard
+        if not 0 <= index < count:
+            raise VideorecError(f"shard {index} of {count} does not exist (shards are numbered 0..{count - 1})")
+        kept = [(i, p) for i, p in zip(ids, paths) if shard_of(i, count) == index]
+        ids, paths = [i for i, _ in kept], [p for _, p in kept]
+    return ids, paths, already
+
+
+def _prepare_fields(dataset, field: str) -> None:
+    import fiftyone as fo
+
+    check_vector_field(dataset, field)
+    schema = dataset.get_field_schema()
+    for name, kind in ((field, fo.VectorField), (config.EMBED_ERROR_FIELD, fo.StringField),
+                       (fingerprint_field(field), fo.StringField)):
+        if name not in schema:
+            dataset.add_sample_field(name, kind)
 
 
 def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = config.EMBEDDINGS_FIELD,
-                  progress: ProgressFn | None = None, workers: int = 4) -> EmbedSummary:
+                  progress: ProgressFn | None = None, workers: int = 4, force: bool = False,
+                  shard: tuple[int, int] | None = None) -> EmbedSummary:
     """Like :func:`embed_dataset` with a model already loaded (benchmarks time this part alone)."""
-    import fiftyone as fo
-
     dataset = dataset_or_view._dataset
-    check_vector_field(dataset, field)
-    if field not in dataset.get_field_schema():
-        dataset.add_sample_field(field, fo.VectorField)
-    if config.EMBED_ERROR_FIELD not in dataset.get_field_schema():
-        dataset.add_sample_field(config.EMBED_ERROR_FIELD, fo.StringField)
-    ids, paths = dataset_or_view.values(["id", "filepath"])
-    failed: dict[str, str] = {}
+    _prepare_fields(dataset, field)
+    fingerprint, fp_field = model.fingerprint, fingerprint_field(field)
+    ids, paths, already = samples_to_embed(dataset_or_view, field, fingerprint, force=force, shard=shard)
+    record_model(dataset, field, model.model_dir)
+    summary = EmbedSummary(field, 0, {}, already)
+    if progress:
+        progress(0.0, f"{already} already embedded, {len(ids)} to embed")
     vectors: dict = {}  # written to the database every WRITE_BATCH samples, not per network batch
-    embedded = written = 0
+    written = 0
     per_call = max(model.batch_size // model.clips, 1)  # videos per network call
 
     def decode(path):
@@ -194,11 +278,13 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
         except Exception as e:  # any decode failure is recorded for that sample, never fatal
             return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
 
-    def flush(done: int) -> None:  # a failed sample gets None: no stale vector from an earlier run
+    def flush(done: int) -> None:
+        """Write vectors, then reasons, then fingerprints: a sample is marked done only after its vector."""
         nonlocal written
         todo = ids[written:done]
         dataset.set_values(field, {sid: vectors.get(sid) for sid in todo}, key_field="id")
-        dataset.set_values(config.EMBED_ERROR_FIELD, {sid: failed.get(sid) for sid in todo}, key_field="id")
+        dataset.set_values(config.EMBED_ERROR_FIELD, {sid: summary.failed.get(sid) for sid in todo}, key_field="id")
+        dataset.set_values(fp_field, {sid: fingerprint if sid in vectors else None for sid in todo}, key_field="id")
         written = done
         vectors.clear()
 
@@ -209,17 +295,16 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
             for sid in ids[start:start + per_call]:
                 clip, reason = next(decoded)
                 if clip is None:
-                    failed[sid] = reason
+                    summary.failed[sid] = reason
                 else:
                     stacks.append((sid, clip))
             if stacks:
                 batch_vectors, _ = model.run([c for _, c in stacks])
                 vectors.update({sid: vec for (sid, _), vec in zip(stacks, batch_vectors)})
-                embedded += len(stacks)
+                summary.embedded += len(stacks)
             done = min(start + per_call, len(ids))
             if done - written >= WRITE_BATCH or done == len(ids):
                 flush(done)
                 if progress:
-                    progress(done / max(len(ids), 1), f"embedded {embedded}")
-    record_model(dataset, field, model.model_dir)
-    return EmbedSummary(field, embedded, failed)
+                    progress(done / max(len(ids), 1), f"embedded {summary.embedded} of {len(ids)}")
+    return summary

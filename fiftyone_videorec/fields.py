@@ -14,6 +14,11 @@ from .errors import VideorecError
 MODEL_INFO_KEY = "videorec_models"  # dataset.info[key][field or brain key] = model folder
 
 
+def fingerprint_field(field_name: str) -> str:
+    """Return the sample field holding, per sample, the fingerprint of the model that wrote ``field_name``."""
+    return f"{field_name}_fingerprint"
+
+
 def record_model(dataset, key: str, model_dir) -> None:
     """Remember which model folder produced ``key`` (an embeddings field or a brain key)."""
     models = dict(dataset.info.get(MODEL_INFO_KEY, {}))

@@ -31,21 +31,42 @@ class ComputeVideoEmbeddings(foo.Operator):
         inputs.int("batch_size", label="Batch size", description="Leave empty for the default")
         inputs.int("clips", label="Clips per video",
                    description="Average the embeddings of this many evenly spaced clips (empty: default)")
-        forms.notice(inputs, "target_notice", f"Embeds the {len(ctx.view)} clips of the current view")
+        inputs.bool("force", default=False, view=types.CheckboxView(), label="Embed again",
+                    description="Also clips that already have a vector from this model and settings")
+        inputs.int("shards", default=1, label="Shards",
+                   description="More than 1: queue this many delegated jobs over disjoint slices, for "
+                               "several 'fiftyone delegated launch' workers sharing the database")
+        if (ctx.params.get("shards") or 1) < 1:
+            forms.fail(inputs, "shards_error", "'Shards' must be at least 1")
+        forms.notice(inputs, "target_notice", f"Embeds the clips of the current view ({len(ctx.view)}) "
+                     "that lack a vector from this model")
         return types.Property(inputs, view=types.View(label="Compute video embeddings"))
 
     def execute(self, ctx):
         from fiftyone_videorec.embedder import embed_dataset
+        from fiftyone_videorec.embedding_jobs import queue_embedding_shards
 
         p = ctx.params
+        field = p.get("field", config.EMBEDDINGS_FIELD)
+        options = dict(field=field, batch_size=p.get("batch_size"), clips=p.get("clips"), force=p.get("force", False))
+        if (p.get("shards") or 1) > 1 and p.get("shard") is None:  # queue the slices; workers embed them
+            planned, error = forms.run_library(ctx, lambda: queue_embedding_shards(
+                ctx.view, p["model_dir"], p["shards"], **options))
+            if error:
+                return {"error": error}
+            plans, already = planned
+            queued = [plan for plan in plans if plan.note == "queued"]
+            return {"field": field, "summary": f"{already} already embedded; queued {len(queued)} shard jobs "
+                                              f"for {sum(plan.to_embed for plan in queued)} clips"}
+        shard = (int(p["shard"]), int(p["shards"])) if p.get("shard") is not None else None
         summary, error = forms.run_library(ctx, lambda: embed_dataset(
-            ctx.view, p["model_dir"], field=p.get("field", config.EMBEDDINGS_FIELD),
-            batch_size=p.get("batch_size"), clips=p.get("clips"), progress=forms.progress_to(ctx)))
+            ctx.view, p["model_dir"], shard=shard, progress=forms.progress_to(ctx), **options))
         if error:
             return {"error": error}
         if not ctx.delegated:
             ctx.ops.reload_dataset()
-        return {"field": p.get("field", config.EMBEDDINGS_FIELD), "summary": str(summary)}
+        return {"field": field, "embedded": summary.embedded,
+                "summary": f"{summary.plan}; embedded {summary.embedded}, failed {len(summary.failed)}"}
 
     def resolve_output(self, ctx):
         outputs = forms.error_output(ctx)
@@ -71,27 +92,42 @@ class BuildVideoSimilarityIndex(foo.Operator):
         default = config.EMBEDDINGS_FIELD if config.EMBEDDINGS_FIELD in fields else fields[0]
         forms.choice_field(inputs, "field", fields, "Embeddings field", default=default)
         inputs.str("brain_key", default=config.BRAIN_KEY, label="Brain key",
-                   description="An existing index of this name is replaced")
-        forms.choice_field(inputs, "backend", ["sklearn", "lancedb"], "Backend",
-                           "sklearn keeps the index in the database; lancedb on disk",
-                           default="sklearn")
+                   description="An existing index of this name is updated, or replaced if you untick 'Update'")
+        brain_key = ctx.params.get("brain_key") or config.BRAIN_KEY
+        exists = brain_key in ctx.dataset.list_brain_runs()
+        if exists:
+            inputs.bool("update", default=True, view=types.CheckboxView(), label="Update in place",
+                        description="Add new and re-embedded clips, drop deleted ones; untick to rebuild")
+        if not (exists and ctx.params.get("update", True)):
+            forms.choice_field(inputs, "backend", ["sklearn", "lancedb"], "Backend",
+                               "sklearn keeps the index in the database; lancedb on disk",
+                               default="sklearn")
         return types.Property(inputs, view=types.View(label="Build video similarity index"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.similarity import build_index
+        from fiftyone_videorec.similarity import build_index, update_index
 
         p = ctx.params
-        _, error = forms.run_library(ctx, lambda: build_index(
-            ctx.dataset, field=p.get("field", config.EMBEDDINGS_FIELD), brain_key=p.get("brain_key", config.BRAIN_KEY),
-            backend=p.get("backend", "sklearn"), progress=forms.progress_to(ctx)))
+        brain_key = p.get("brain_key", config.BRAIN_KEY)
+        if p.get("update", True) and brain_key in ctx.dataset.list_brain_runs():
+            change, error = forms.run_library(ctx, lambda: update_index(
+                ctx.dataset, brain_key=brain_key, progress=forms.progress_to(ctx)))
+            summary = (f"added {change.added}, updated {change.changed}, removed {change.removed}; "
+                       f"{change.indexed} indexed") if change else None
+        else:
+            built, error = forms.run_library(ctx, lambda: build_index(
+                ctx.dataset, field=p.get("field", config.EMBEDDINGS_FIELD), brain_key=brain_key,
+                backend=p.get("backend", "sklearn"), progress=forms.progress_to(ctx)))
+            summary = f"built: {built.indexed} indexed, {built.missing} without a vector" if built else None
         if error:
             return {"error": error}
         if not ctx.delegated:
             ctx.ops.reload_dataset()
-        return {"brain_key": p.get("brain_key", config.BRAIN_KEY)}
+        return {"brain_key": brain_key, "summary": summary}
 
     def resolve_output(self, ctx):
         outputs = forms.error_output(ctx)
         if ctx.results.get("brain_key"):
             outputs.str("brain_key", label="Index (brain key)")
+            outputs.str("summary", label="Changes")
         return types.Property(outputs)

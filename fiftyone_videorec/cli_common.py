@@ -1,0 +1,44 @@
+"""Arguments and helpers shared by every ``videorec`` sub-command module."""
+
+from __future__ import annotations
+
+import argparse
+
+from .errors import VideorecError
+
+
+def k_values(text: str) -> list[int]:
+    """Parse ``--k 1,5,10`` for argparse (its error becomes argparse's usage message)."""
+    from .evaluation import parse_k_values
+
+    try:
+        return list(parse_k_values(text))
+    except VideorecError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_dataset_args(parser: argparse.ArgumentParser, required: bool = True, default=None) -> None:
+    """Add ``--dataset``, the FiftyOne dataset a command works on."""
+    parser.add_argument("--dataset", required=required, default=default, help="FiftyOne dataset name")
+
+
+def open_dataset(name: str):
+    """Return the FiftyOne dataset ``name`` (one-line error if there is none)."""
+    from .runtime import open_dataset as _open
+
+    return _open(name)
+
+
+def print_progress(min_interval_s: float = 5.0):
+    """Return a progress callback printing its first line, then at most one line per interval."""
+    import time
+
+    last = [None]
+
+    def progress(fraction: float, label: str) -> None:
+        now = time.monotonic()
+        if last[0] is None or now - last[0] >= min_interval_s or fraction >= 1.0:
+            print(f"{100 * fraction:5.1f}%  {label}" if last[0] is not None else label, flush=True)
+            last[0] = now
+
+    return progress

@@ -1,0 +1,161 @@
+"""The ``videorec`` sub-commands of the embeddings stage: embed, jobs, index, similar, evaluate, map."""
+
+from __future__ import annotations
+
+from . import config
+from .cli_common import add_dataset_args, k_values, open_dataset, print_progress
+
+
+def add_embedding_commands(sub) -> None:
+    """Add embed, jobs, index, similar, evaluate and map."""
+    p = sub.add_parser("embed", help="embed every clip of a dataset with a trained model folder")
+    add_dataset_args(p)
+    p.add_argument("--model", required=True, metavar="DIR", help="trained model folder")
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
+    p.add_argument("--force", action="store_true",
+                   help="embed every sample, also those that have a vector from this model and settings")
+    p.add_argument("--shards", type=int, metavar="N",
+                   help="queue N delegated jobs over disjoint slices of what is left, for "
+                        "'fiftyone delegated launch' workers sharing this database (instead of embedding here)")
+    p.add_argument("--stale-after", type=float, default=600.0, metavar="SECONDS",
+                   help="with --shards: a running shard silent this long is taken as dead and queued again")
+    p.set_defaults(handler=_cmd_embed, uses_tensorflow=True)
+    p = sub.add_parser("jobs", help="list this dataset's videorec delegated jobs (queued, running, done)")
+    add_dataset_args(p)
+    p.add_argument("--json", action="store_true", help="print a JSON list and nothing else")
+    p.set_defaults(handler=_cmd_jobs)
+    p = sub.add_parser("index", help="build a cosine similarity index on an embeddings field")
+    add_dataset_args(p)
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    p.add_argument("--backend", default="sklearn", choices=["sklearn", "lancedb"])
+    p.add_argument("--update", action="store_true",
+                   help="add new and changed vectors to the existing index and drop deleted samples, without a rebuild")
+    p.set_defaults(handler=_cmd_index)
+    p = sub.add_parser("similar", help="print the clips most similar to a sample or a new video")
+    add_dataset_args(p)
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    query = p.add_mutually_exclusive_group(required=True)
+    query.add_argument("--sample-id", metavar="ID")
+    query.add_argument("--video", metavar="PATH")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--exclude-same-group", action="store_true", help="leave out clips of the query's own group")
+    p.set_defaults(handler=_cmd_similar, uses_tensorflow=True)
+    p = sub.add_parser("evaluate", help="retrieval precision/recall/mAP@k of query clips against a gallery")
+    add_dataset_args(p)
+    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    p.add_argument("-k", type=k_values, default=[1, 5, 10], metavar="K,K,...", help="comma-separated k values")
+    p.add_argument("--query-tag", default=config.TEST_TAG, metavar="TAG")
+    p.add_argument("--gallery-tag", default=config.TRAIN_TAG, metavar="TAG")
+    p.add_argument("--json", action="store_true", help="print one flat JSON object and nothing else")
+    p.set_defaults(handler=_cmd_evaluate)
+    p = sub.add_parser("map", help="2-D embeddings map (Brain visualization) and a PNG scatter")
+    add_dataset_args(p)
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--brain-key", default=config.VIS_BRAIN_KEY, metavar="KEY")
+    p.add_argument("--out", metavar="PNG")
+    p.set_defaults(handler=_cmd_map)
+
+
+def _cmd_embed(args) -> int:
+    if args.shards is not None:
+        return _queue_shards(args)
+    from .embedder import embed_dataset
+
+    dataset = open_dataset(args.dataset)
+    summary = embed_dataset(dataset, args.model, field=args.field, batch_size=args.batch_size, clips=args.clips,
+                            force=args.force, progress=print_progress())
+    for sample_id, reason in summary.failed.items():
+        print(f"skipped {sample_id}: {reason}")
+    print(f"embedded {summary.embedded} of {summary.embedded + len(summary.failed)} samples into {args.field!r}"
+          f" ({summary.already} already had a vector from this model)")
+    return 0
+
+
+def _queue_shards(args) -> int:
+    from .embedding_jobs import queue_embedding_shards
+
+    plans, already = queue_embedding_shards(open_dataset(args.dataset), args.model, args.shards, field=args.field,
+                                            clips=args.clips, batch_size=args.batch_size, force=args.force,
+                                            stale_after_s=args.stale_after)
+    print(f"{already} already embedded, {sum(plan.to_embed for plan in plans)} to embed in {args.shards} shards")
+    for plan in plans:
+        job = f" (job {plan.operation_id})" if plan.operation_id else ""
+        print(f"shard {plan.shard + 1}/{args.shards}: {plan.to_embed} clips, {plan.note}{job}")
+    if any(plan.note == "queued" for plan in plans):
+        print("run 'fiftyone delegated launch' on each worker machine; 'videorec jobs --dataset "
+              f"{args.dataset}' shows progress")
+    return 0
+
+
+def _cmd_jobs(args) -> int:
+    import json
+
+    from .embedding_jobs import list_jobs
+
+    open_dataset(args.dataset)  # a one-line error for an unknown dataset
+    jobs = list_jobs(args.dataset)
+    if args.json:
+        print(json.dumps([{key: job[key] for key in ("id", "operator", "state", "progress", "updated_at")}
+                          for job in jobs]))
+        return 0
+    if not jobs:
+        print(f"no videorec jobs for dataset {args.dataset!r}")
+    for job in jobs:
+        done = f"{100 * job['progress']:.0f}%" if job["progress"] is not None else "-"
+        print(f"{job['id']}  {job['state']:<9}  {done:>4}  {job['label']}  {job['status'] or ''}".rstrip())
+    return 0
+
+
+def _cmd_index(args) -> int:
+    from .similarity import build_index, update_index
+
+    dataset = open_dataset(args.dataset)
+    if args.update:
+        change = update_index(dataset, brain_key=args.brain_key)
+        print(f"index {change.brain_key!r}: added {change.added}, updated {change.changed}, removed {change.removed}"
+              f" ({change.indexed} samples indexed)")
+        return 0
+    summary = build_index(dataset, field=args.field, brain_key=args.brain_key, backend=args.backend)
+    if summary.missing:
+        print(f"{summary.missing} samples have no embedding in {summary.field!r} and were left out")
+    print(f"indexed {summary.indexed} samples under brain key {summary.brain_key!r} ({summary.backend})")
+    return 0
+
+
+def _cmd_similar(args) -> int:
+    from .similarity import recommend
+
+    recs = recommend(open_dataset(args.dataset), args.sample_id or args.video, k=args.k, brain_key=args.brain_key,
+                     exclude_same_group=args.exclude_same_group)
+    print(f"{'rank':>4}  {'score':>7}  {'label':<20}  file")
+    for rank, rec in enumerate(recs, 1):
+        print(f"{rank:>4}  {rec.score:7.4f}  {str(rec.label):<20}  {rec.filepath}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import json
+
+    from .evaluation import evaluate_retrieval
+
+    report = evaluate_retrieval(open_dataset(args.dataset), brain_key=args.brain_key, k=args.k,
+                                query_tag=args.query_tag, gallery_tag=args.gallery_tag)
+    if args.json:
+        print(json.dumps(report.metrics))
+        return 0
+    print(f"{report.num_queries} queries ({args.query_tag}) against {report.num_gallery} gallery clips ({args.gallery_tag})")
+    for name, value in report.metrics.items():
+        print(f"{name:<24} {value:.4f}")
+    print(report.table())
+    return 0
+
+
+def _cmd_map(args) -> int:
+    from .visualization import embeddings_map
+
+    png = embeddings_map(open_dataset(args.dataset), field=args.field, brain_key=args.brain_key, out=args.out)
+    print(f"map under brain key {args.brain_key!r}; scatter: {png}")
+    return 0
