@@ -6,6 +6,12 @@ disk under ``config.home_dir() / "lancedb"``), or any other Brain backend (``qdr
 ``milvus``, ``mongodb``, ``pinecone``, ...) configured as the Brain documents; those receive
 ``backend_kwargs`` unchanged. ``dataset.sort_by_similarity(id, brain_key=...)`` works on the
 index like on any Brain index.
+
+``update_index`` brings an index up to date in place, through the Brain index's own
+``add_to_index``/``remove_from_index``: new and re-embedded vectors go in, deleted samples and
+cleared vectors go out. An sklearn index reads its vectors from the field whenever it is loaded,
+so in a new process it is already current; updating matters for one held in memory (the App, a
+notebook). A LanceDB table is only changed by an update or a rebuild.
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ import numpy as np
 from . import config
 from .embedder import load_model
 from .errors import VideorecError
-from .fields import (MODEL_INFO_KEY, check_vector_field, index_field, index_info, record_model, recorded_model,
-                     require_vector_field)
+from .fields import (MODEL_INFO_KEY, check_vector_field, fingerprint_field, index_field, index_info, record_model,
+                     recorded_model, require_vector_field)
 from .progress import ProgressFn
 from .vectors import l2_normalize, top_k_cosine
 
-__all__ = ["IndexSummary", "Recommendation", "build_index", "recommend",
+__all__ = ["IndexChange", "IndexSummary", "Recommendation", "build_index", "recommend", "update_index",
            # the field bookkeeping, kept importable from here
            "MODEL_INFO_KEY", "check_vector_field", "index_field", "record_model", "recorded_model"]
 
@@ -74,9 +80,74 @@ def build_index(dataset, field: str = config.EMBEDDINGS_FIELD, brain_key: str = 
     model_dir = recorded_model(dataset, field)
     if model_dir:
         record_model(dataset, brain_key, model_dir)
+    _record_indexed_fingerprints(dataset, brain_key, field)
     if progress:
         progress(1.0, "indexed")
     return IndexSummary(brain_key, field, backend, indexed, missing)
+
+
+@dataclass
+class IndexChange:
+    """What ``update_index`` changed: vectors added, replaced and removed, and the size after."""
+
+    brain_key: str
+    backend: str
+    added: int
+    changed: int
+    removed: int
+    indexed: int
+
+
+INDEXED_FINGERPRINTS_KEY = "videorec_indexed_fingerprints"  # dataset.info[key][brain key] = fingerprints
+
+
+def _fingerprints(dataset, field_name: str) -> dict:
+    """Return sample id -> the fingerprint of the model that wrote its vector (None if unknown)."""
+    fp_field = fingerprint_field(field_name)
+    if not dataset.has_field(fp_field):
+        return {}
+    return dict(zip(*dataset.exists(field_name).values(["id", fp_field])))
+
+
+def _record_indexed_fingerprints(dataset, brain_key: str, field_name: str) -> None:
+    """Remember which model fingerprints the index holds, so an update can tell re-embedded samples."""
+    known = dict(dataset.info.get(INDEXED_FINGERPRINTS_KEY, {}))
+    known[brain_key] = sorted({fp for fp in _fingerprints(dataset, field_name).values() if fp})
+    dataset.info[INDEXED_FINGERPRINTS_KEY] = known
+    dataset.save()
+
+
+def update_index(dataset, brain_key: str = config.BRAIN_KEY, progress: ProgressFn | None = None) -> IndexChange:
+    """Add new and re-embedded vectors to the ``brain_key`` index and drop deleted samples, in place.
+
+    A sample counts as re-embedded when its vector's fingerprint (``<field>_fingerprint``) is not
+    one the index was built or last updated with.
+    """
+    info, field_name = index_info(dataset, brain_key)
+    results = dataset.load_brain_results(brain_key, cache=True)
+    indexed = {str(sid) for sid in results.sample_ids} if info.config.method == "sklearn" else \
+        {str(sid) for sid in results.get_embeddings()[1]}
+    fingerprints = _fingerprints(dataset, field_name)
+    ids, vectors = dataset.exists(field_name).values(["id", field_name])
+    current = dict(zip(ids, vectors))
+    known = set(dataset.info.get(INDEXED_FINGERPRINTS_KEY, {}).get(brain_key, []))
+    added = [sid for sid in current if sid not in indexed]
+    changed = [sid for sid in current if sid in indexed and fingerprints.get(sid) not in known]
+    removed = [sid for sid in indexed if sid not in current]
+    if progress:
+        progress(0.0, f"adding {len(added)}, replacing {len(changed)}, removing {len(removed)}")
+    if removed:
+        results.remove_from_index(sample_ids=removed, allow_missing=True, reload=False)
+    if added or changed:
+        put = added + changed
+        results.add_to_index(np.asarray([current[sid] for sid in put], np.float32), list(put),
+                             overwrite=True, reload=False)
+    results.reload()
+    results.save()
+    _record_indexed_fingerprints(dataset, brain_key, field_name)
+    if progress:
+        progress(1.0, "index updated")
+    return IndexChange(brain_key, info.config.method, len(added), len(changed), len(removed), results.total_index_size)
 
 
 def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.ndarray, object]:
@@ -101,24 +172,29 @@ def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.n
     return np.asarray(load_model(model_dir).embed(str(path)), float), None
 
 
-_UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (results, its embeddings array, unit float32 copy)
+_UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (results, its sample ids array, gallery ids, unit vectors)
 
 
-def _unit_gallery(dataset, brain_key: str):
-    """Return (results, unit vectors) for a sklearn index, normalising once per version of the index.
+def _unit_gallery(dataset, brain_key: str, field_name: str) -> tuple[list[str], np.ndarray]:
+    """Return (sample ids, unit vectors) of a sklearn index, normalising once per version of the index.
 
-    A rebuilt index is a new results object; ``add_to_index``/``remove_from_index`` give the
-    results a new embeddings array: either way the unit copy is made again.
+    The vectors are read from the field for the index's sample ids: the Brain's sklearn backend
+    centres its own array in place when it sorts by similarity, so that array is not the plain
+    embeddings after a ``sort_by_similarity``. A rebuilt or updated index is a new results object
+    or a new sample ids array: either way the unit copy is made again. Samples deleted since the
+    index was last updated are left out.
     """
     results = dataset.load_brain_results(brain_key, cache=True)
     cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
-    if cached is None or cached[0] is not results or cached[1] is not results.embeddings:
-        gallery = l2_normalize(np.asarray(results.embeddings, np.float32))
-        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.embeddings, gallery)
-    return cached[0], cached[2]
+    if cached is None or cached[0] is not results or cached[1] is not results.sample_ids:
+        by_id = dict(zip(*dataset.exists(field_name).values(["id", field_name])))
+        ids = [str(sid) for sid in results.sample_ids if str(sid) in by_id]
+        gallery = l2_normalize(np.asarray([by_id[sid] for sid in ids], np.float32).reshape(len(ids), -1))
+        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.sample_ids, ids, gallery)
+    return cached[2], cached[3]
 
 
-def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str) -> list[str]:
+def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str, field_name: str) -> list[str]:
     """Return the ids of the ``k`` nearest indexed samples by plain cosine similarity.
 
     The Brain's sklearn backend centres the embeddings (subtracts their mean) before its cosine,
@@ -129,8 +205,8 @@ def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str
     """
     if method != "sklearn":
         return dataset.sort_by_similarity(vector, k=k, brain_key=brain_key).values("id")
-    results, gallery = _unit_gallery(dataset, brain_key)
-    return [results.sample_ids[i] for i in top_k_cosine(gallery, vector, k)]
+    gallery_ids, gallery = _unit_gallery(dataset, brain_key, field_name)
+    return [gallery_ids[i] for i in top_k_cosine(gallery, vector, k)]
 
 
 def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
@@ -148,7 +224,7 @@ def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY,
     group = sample.get_field(config.GROUP_FIELD) if sample is not None and dataset.has_field(config.GROUP_FIELD) else None
     if exclude_same_group and group is not None:
         skip_ids |= set(dataset.match({config.GROUP_FIELD: group}).values("id"))
-    candidate_ids = _candidates(dataset, vector, k + len(skip_ids), brain_key, info.config.method)
+    candidate_ids = _candidates(dataset, vector, k + len(skip_ids), brain_key, info.config.method, field_name)
     view = dataset.select(candidate_ids, ordered=True)
     label_path = f"{config.LABEL_FIELD}.label" if dataset.has_field(config.LABEL_FIELD) else None
     ids, paths, vectors = view.values(["id", "filepath", field_name])

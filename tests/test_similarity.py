@@ -9,7 +9,7 @@ from fiftyone_videorec import config
 from fiftyone_videorec.cli import main
 from fiftyone_videorec.errors import VideorecError
 from fiftyone_videorec.evaluation import evaluate_retrieval
-from fiftyone_videorec.similarity import build_index, recommend
+from fiftyone_videorec.similarity import build_index, recommend, update_index
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,56 @@ def test_recommend_follows_a_rebuilt_index(vector_dataset):
     build_index(ds, brain_key="rebuilt")  # same key, new vectors: the cache must not serve the old ones
     after = recommend(ds, query.id, k=3, brain_key="rebuilt")
     assert after[0].sample_id == other.id and after[0].score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "lancedb"])
+def test_index_update_adds_new_videos_and_drops_deleted_ones(synthetic_root, tiny_model_dir, dataset_name,
+                                                             tmp_path, capsys, backend):
+    """Load more videos into an indexed dataset, embed only them, update the index in place."""
+    import shutil
+
+    import fiftyone as fo
+
+    first, more = tmp_path / "first", tmp_path / "more"
+    clips = sorted(synthetic_root.glob("train/*/*.mp4"))[:8]
+    for clip in clips:
+        (first / clip.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, first / clip.parent.name / clip.name)
+    copied = clips[0]  # the new videos: a byte-identical copy of a first one, and two others
+    (more / copied.parent.name).mkdir(parents=True)
+    shutil.copy(copied, more / copied.parent.name / f"copy_{copied.name}")
+    for clip in sorted(synthetic_root.glob("test/*/*.mp4"))[:2]:
+        (more / clip.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, more / clip.parent.name / clip.name)
+    model, key = str(tiny_model_dir), f"update_{backend}"
+
+    assert main(["load", "dir", str(first), "--dataset", dataset_name]) == 0
+    assert main(["embed", "--dataset", dataset_name, "--model", model]) == 0
+    assert main(["index", "--dataset", dataset_name, "--brain-key", key, "--backend", backend]) == 0
+    dataset = fo.load_dataset(dataset_name)
+    original = dataset.match({"filepath": {"$regex": f"/first/.*/{copied.name}$"}}).first()
+    before = {r.sample_id for r in recommend(dataset, original.id, k=20, brain_key=key)}
+    assert len(before) == 7
+
+    assert main(["load", "dir", str(more), "--dataset", dataset_name]) == 0
+    capsys.readouterr()
+    assert main(["embed", "--dataset", dataset_name, "--model", model]) == 0
+    assert "8 already embedded, 3 to embed" in capsys.readouterr().out
+    dataset.reload()
+    copy = dataset.match({"filepath": {"$regex": "/copy_"}}).first()
+    deleted = dataset[sorted(before)[0]]
+    dataset.delete_samples(deleted)
+    # not updated yet: the deleted sample is never returned, even by the stale index held in memory
+    assert deleted.id not in {r.sample_id for r in recommend(dataset, original.id, k=20, brain_key=key)}
+
+    assert main(["index", "--dataset", dataset_name, "--brain-key", key, "--update"]) == 0
+    assert "added 3, updated 0, removed 1 (10 samples indexed)" in capsys.readouterr().out
+    change = update_index(dataset, brain_key=key)  # the same through the Python API: nothing left to do
+    assert (change.added, change.changed, change.removed, change.indexed, change.backend) == (0, 0, 0, 10, backend)
+    top = recommend(dataset, original.id, k=20, brain_key=key)
+    assert top[0].sample_id == copy.id and top[0].score == pytest.approx(1.0, abs=1e-5)
+    assert len(top) == 9 and deleted.id not in {r.sample_id for r in top}
+    by_brain = dataset.sort_by_similarity(original.id, k=3, brain_key=key).values("id")
+    assert copy.id in by_brain and deleted.id not in by_brain
+    assert main(["index", "--dataset", dataset_name, "--brain-key", key, "--update"]) == 0
+    assert "added 0, updated 0, removed 0 (10 samples indexed)" in capsys.readouterr().out
