@@ -71,18 +71,25 @@ def _cmd_load_ucf101(args) -> int:
                           num_classes=args.num_classes or config.UCF101_NUM_CLASSES, per_class=args.per_class,
                           split=args.split, split_by=args.split_by, seed=args.seed, root=args.root,
                           reencode=not args.no_reencode, overwrite=args.overwrite)
-    tags = dataset.count_sample_tags()
-    print(f"dataset '{dataset.name}': {len(dataset)} clips ("
-          + ", ".join(f"{tag} {tags.get(tag, 0)}" for tag in config.SPLITS)
-          + f"), files in {dataset.info['ucf101']['root']}")
+    _print_dataset_line(dataset, f", files in {dataset.info['ucf101']['root']}")
     return 0
 
 
 # --- load dir / load synthetic ---
-def _print_dataset_line(dataset) -> None:
+def _print_dataset_line(dataset, where: str = "") -> None:
+    """Print the dataset's size per split, then every clip imported with a warning (e.g. truncated)."""
     tags = dataset.count_sample_tags()
     print(f"dataset '{dataset.name}': {len(dataset)} clips ("
-          + ", ".join(f"{tag} {tags.get(tag, 0)}" for tag in config.SPLITS) + ")")
+          + ", ".join(f"{tag} {tags.get(tag, 0)}" for tag in config.SPLITS) + f"){where}")
+    if not dataset.has_field(config.IMPORT_WARNING_FIELD):
+        return
+    warned = dataset.exists(config.IMPORT_WARNING_FIELD)
+    originals = warned.values(config.ORIGINAL_PATH_FIELD) if dataset.has_field(config.ORIGINAL_PATH_FIELD) \
+        else [None] * len(warned)
+    for path, original, reason in zip(warned.values("filepath"), originals, warned.values(config.IMPORT_WARNING_FIELD)):
+        print(f"  warning: {original or path}: {reason}")
+    if len(warned):
+        print(f"{len(warned)} clips imported with a warning, kept in the field '{config.IMPORT_WARNING_FIELD}'")
 
 
 def _add_load_dir(load_sub) -> None:

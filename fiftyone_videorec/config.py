@@ -56,6 +56,7 @@ LABEL_FIELD = "ground_truth"
 PREDICTION_FIELD = "predictions"
 EMBEDDINGS_FIELD = "videorec_embedding"
 EMBED_ERROR_FIELD = "videorec_embed_error"
+IMPORT_WARNING_FIELD = "videorec_import_warning"  # e.g. a truncated file, imported but named
 SIMILARITY_SCORE_FIELD = "videorec_similarity"
 GROUP_FIELD = "ucf_group"
 CLIP_FIELD = "ucf_clip"

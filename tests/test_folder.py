@@ -45,6 +45,7 @@ def test_messy_folder(tmp_path, dataset_name):
     assert all(fp.endswith(".mp4") for fp in dataset.values("filepath"))
     assert all(n and n > 0 for n in dataset.values("metadata.total_frame_count"))
     assert dataset.count_sample_tags() == {"train": 2, "test": 5}
+    assert not dataset.has_field("videorec_import_warning")  # whole files of every kind: no false alarm
     # originals untouched and recorded; re-run adds nothing twice
     assert (tmp_path / "tree" / "test" / "run" / "anim.gif").exists()
     dataset, _ = load_folder(tmp_path / "tree", dataset_name, cache_dir=tmp_path / "cache")
@@ -81,3 +82,25 @@ def test_cli_load_synthetic_end_to_end(tmp_path, dataset_name):
     assert f"dataset '{dataset_name}': 9 clips (train 3, val 3, test 3)" in proc.stdout
     dataset = fo.load_dataset(dataset_name)
     assert len(dataset) == 9 and dataset.media_type == "video"
+
+
+def test_a_truncated_file_is_imported_by_name_with_its_reason(tmp_path, dataset_name):
+    """The head of a 141-frame AVI opens and decodes a few frames: it is named, not silently short."""
+    import fiftyone as fo
+
+    from fiftyone_videorec import config
+
+    folder = tmp_path / "tree" / "walk"
+    folder.mkdir(parents=True)
+    whole = write_video(folder / "whole.avi", fourcc="XVID", n_frames=141, size=(160, 120))
+    head = folder / "head.avi"
+    head.write_bytes(whole.read_bytes()[:20_000])
+    proc = _cli("load", "dir", str(tmp_path / "tree"), "--dataset", dataset_name)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if "warning:" in ln)
+    assert line.strip().startswith(f"warning: {head}: truncated: ") and "of 141 frames readable" in line
+    assert "1 clips imported with a warning" in proc.stdout
+    dataset = fo.load_dataset(dataset_name)
+    warned = dataset.exists(config.IMPORT_WARNING_FIELD)
+    assert len(dataset) == 2 and warned.values(config.ORIGINAL_PATH_FIELD) == [str(head)]
+    assert warned.first().metadata.total_frame_count < 141 / 2

@@ -27,9 +27,12 @@ def import_records(records: Iterable[VideoRecord], dataset_name: str, *, overwri
     """Add ``records`` to the persistent video dataset ``dataset_name`` and return it.
 
     Samples whose absolute ``filepath`` is already in the dataset are not added again;
-    ``overwrite=True`` deletes the dataset first. Metadata (frame counts etc.) is computed.
+    ``overwrite=True`` deletes the dataset first. Metadata (frame counts etc.) is computed. A file
+    holding well under the frames its container declares is imported with the reason in
+    ``config.IMPORT_WARNING_FIELD`` (see :mod:`.integrity`).
     """
     from ..runtime import connect_database
+    from .integrity import frame_shortfalls
 
     fo = connect_database()
     records = list(records)
@@ -46,6 +49,9 @@ def import_records(records: Iterable[VideoRecord], dataset_name: str, *, overwri
         dataset = fo.Dataset(dataset_name, persistent=True)
     existing = set(dataset.values("filepath")) if len(dataset) else set()
     samples, seen = [], set()
+    new = [rec for rec in records if str(Path(rec.filepath).expanduser().resolve()) not in existing]
+    report(progress, 0.0, f"checking {len(new)} files for truncation")
+    truncated = frame_shortfalls(rec.fields.get(config.ORIGINAL_PATH_FIELD, rec.filepath) for rec in new)
     for rec in records:
         path = str(Path(rec.filepath).expanduser().resolve())
         if path in existing or path in seen:
@@ -57,6 +63,9 @@ def import_records(records: Iterable[VideoRecord], dataset_name: str, *, overwri
             sample[config.LABEL_FIELD] = fo.Classification(label=str(rec.label))
         for key, value in rec.fields.items():
             sample[key] = value
+        warning = truncated.get(str(rec.fields.get(config.ORIGINAL_PATH_FIELD, rec.filepath)))
+        if warning:
+            sample[config.IMPORT_WARNING_FIELD] = warning
         samples.append(sample)
     report(progress, 0.1, f"adding {len(samples)} samples to '{dataset_name}'")
     if samples:
