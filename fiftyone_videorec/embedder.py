@@ -174,6 +174,29 @@ def load_model(model_dir, clips: int | None = None, batch_size: int | None = Non
     return VideoEmbeddingModel(model_dir, clips=clips, batch_size=batch_size)
 
 
+_LOADED: dict = {}  # (folder, model file's mtime and size, clips, batch size) -> VideoEmbeddingModel
+
+
+def shared_model(model_dir, clips: int | None = None, batch_size: int | None = None) -> VideoEmbeddingModel:
+    """Return this process's loaded model for a folder and settings, loading it on first use.
+
+    Queries by file (``recommend``, the operators, moment search) call this, so only the first
+    pays for loading the network and tracing its inference graph; a retrained model (a new file
+    time or size) is loaded afresh.
+    """
+    from .model import MODEL_FILE
+
+    folder = Path(model_dir).resolve()
+    try:
+        stat = (folder / MODEL_FILE).stat()
+    except OSError:
+        return load_model(model_dir, clips=clips, batch_size=batch_size)  # its one-line error
+    key = (str(folder), stat.st_mtime_ns, stat.st_size, clips, batch_size)
+    if key not in _LOADED:
+        _LOADED[key] = load_model(folder, clips=clips, batch_size=batch_size)
+    return _LOADED[key]
+
+
 @dataclass
 class EmbedSummary:
     """How many samples were embedded, how many were already done, why the others failed (id -> reason)."""

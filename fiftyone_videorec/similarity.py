@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .embedder import load_model
+from .embedder import shared_model
 from .errors import VideorecError
 from .fields import (MODEL_INFO_KEY, check_vector_field, fingerprint_field, index_field, index_info, record_model,
                      recorded_model, require_vector_field)
@@ -169,7 +169,7 @@ def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.n
     model_dir = recorded_model(dataset, brain_key) or recorded_model(dataset, field_name)
     if not model_dir:
         raise VideorecError(f"no model is recorded for index {brain_key!r}; embed with 'videorec embed' to query by file")
-    return np.asarray(load_model(model_dir).embed(str(path)), float), None
+    return np.asarray(shared_model(model_dir).embed(str(path)), float), None
 
 
 _UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (results, its sample ids array, gallery ids, unit vectors)

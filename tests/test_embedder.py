@@ -173,3 +173,35 @@ def test_decoding_runs_a_bounded_distance_ahead():
         pool.submit(lambda: None).result()  # let submitted work start
         assert first == 0 and len(started) <= 7
         assert [first, *results] == [i * 2 for i in range(1000)]
+
+
+def test_ten_file_queries_load_the_model_once_without_retracing(clip_dataset, clip_folder, model_dir,
+                                                                monkeypatch, caplog):
+    """recommend() by file keeps the loaded model: one load, one traced graph, for any number of queries."""
+    import logging
+    import os
+    import shutil
+
+    from fiftyone_videorec import model as model_module
+    from fiftyone_videorec.embedder import embed_dataset, shared_model
+    from fiftyone_videorec.similarity import build_index, recommend
+
+    embed_dataset(clip_dataset, model_dir)
+    build_index(clip_dataset, brain_key="by_file")
+    loads = []
+    real_load = model_module.load_trained
+    monkeypatch.setattr(model_module, "load_trained", lambda folder: loads.append(folder) or real_load(folder))
+    query = clip_folder / "mp4v.mp4"
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        answers = [[r.sample_id for r in recommend(clip_dataset, str(query), k=3, brain_key="by_file")]
+                   for _ in range(10)]
+    assert len(loads) <= 1  # at most once (none when an earlier test in this process loaded it)
+    assert all(answer == answers[0] for answer in answers) and len(answers[0]) == 3
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    # a retrained model (a new model file) is loaded afresh, not served stale
+    copy = model_dir.parent / "model-copy"
+    shutil.copytree(model_dir, copy, dirs_exist_ok=True)
+    first = shared_model(copy)
+    assert shared_model(copy) is first
+    os.utime(copy / "model.keras", ns=(1, 1))
+    assert shared_model(copy) is not first
