@@ -62,3 +62,15 @@ def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
     # the tutorial network trains on the same data; the thumbnail needs no training
     assert result["sets"]["synthetic"]["methods"]["tutorial"]["train_seconds"] > 0
     assert result["sets"]["synthetic"]["methods"]["thumbnail"]["train_seconds"] == 0
+
+
+def test_moments_benchmark_reports_hit_rate_iou_indexing_speed_and_latency(tmp_path):
+    result = _run_benchmark("moments", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert result["model"]["preset"] == "tiny" and result["videos"]["real"] > 0
+    assert {"copy", "altered", "take", "copy (real)", "copy (synthetic)"} <= set(result["quality"])
+    for row in result["quality"].values():
+        assert row["queries"] > 0 and 0 <= row["top1_hit_rate"] <= 1 and 0 <= row["mean_iou"] <= 1
+    assert result["quality"]["copy (synthetic)"]["top1_hit_rate"] >= 0.5  # a copy finds its own segment
+    assert result["indexing"]["video_seconds_per_second"] > 0 and result["indexing"]["failed"] == 0
+    assert result["latency"]["moments"] == 5_000
+    assert 0 < result["latency"]["1 window"]["p50_ms"] <= result["latency"]["1 window"]["p99_ms"]
