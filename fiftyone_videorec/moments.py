@@ -72,11 +72,11 @@ def moment_brain_key(field_name: str) -> str:
 
 
 def settings_field(field_name: str) -> str:
-    return f"{field_name}_settings"
+    return f"{field_name}_settings"  # per video: the model folder and window settings it was indexed with
 
 
 def error_field(field_name: str) -> str:
-    return f"{field_name}_error"
+    return f"{field_name}_error"  # per video: why it has no moments
 
 
 def check_settings(window: float, stride: float, clips: int) -> None:
@@ -128,7 +128,8 @@ def embed_windows(model, video: SampledVideo, bounds: list[tuple[float, float]],
     return mean_of_clips(clip_vectors[flat], [len(starts) for starts in per_window])
 
 
-def _settings(model_dir, window: float, stride: float, clips: int) -> str:
+def settings_key(model_dir, window: float, stride: float, clips: int) -> str:
+    """Return what ``<field>_settings`` holds for videos indexed this way (a re-run skips those)."""
     return json.dumps({"model": str(Path(model_dir).resolve()), "window": float(window), "stride": float(stride),
                        "clips": int(clips)}, sort_keys=True)
 
@@ -166,7 +167,7 @@ def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WIND
     check_settings(window, stride, clips)
     dataset = dataset_or_view._dataset
     model = load_model(model_dir, clips=1, batch_size=32)
-    settings = _settings(model.model_dir, window, stride, clips)
+    settings = settings_key(model.model_dir, window, stride, clips)
     _prepare_fields(dataset, field)
     ids, paths, done = dataset_or_view.values(["id", "filepath", settings_field(field)])
     todo = [(sid, path) for sid, path, was in zip(ids, paths, done) if force or was != settings]
@@ -194,9 +195,7 @@ def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WIND
             report(progress, (i + 1) / (len(todo) + 1), f"moments of {i + 1}/{len(todo)} videos")
     count = _build_index(dataset, field, settings)
     record_model(dataset, moment_brain_key(field), model.model_dir)
-    info = dict(dataset.info.get(INFO_KEY, {}))
-    info[field] = json.loads(settings)
-    dataset.info[INFO_KEY] = info
+    dataset.info[INFO_KEY] = {**dataset.info.get(INFO_KEY, {}), field: json.loads(settings)}
     dataset.save()
     report(progress, 1.0, f"indexed {count} moments")
     return MomentIndexSummary(field, moment_brain_key(field), len(todo) - len(failed), len(ids) - len(todo), count,
@@ -334,8 +333,8 @@ def find_moments(dataset, query, k: int = 5, start: float | None = None, end: fl
     if k < 1 or (per_video is not None and per_video < 1):
         raise VideorecError(f"k and --per-video must be at least 1, got {k} and {per_video}")
     if start is not None and (start < 0 or (end is not None and end <= start)):
-        raise VideorecError(f"--start must be >= 0 and below --end, got {start:g} and {end:g}")
-    gallery = _gallery(dataset, field)
+        raise VideorecError(f"--start must be >= 0 and below --end, got {start} and {end}")
+    _gallery(dataset, field)  # no index: say so before decoding the query
     sample = None
     if isinstance(query, str) and ObjectId.is_valid(query):
         try:
@@ -347,18 +346,27 @@ def find_moments(dataset, query, k: int = 5, start: float | None = None, end: fl
         path = str(query)
     else:
         raise VideorecError(f"query {query!r} is neither a sample id of {dataset.name!r} nor a video file")
-    scores, m = span_scores(query_windows(dataset, path, start, end, field), gallery.unit, gallery.video)
-    span_end = gallery.end[m - 1:]
-    if sample is not None and sample.id in gallery.sample_ids:
-        own = gallery.sample_ids.index(sample.id)
-        q_start, q_end = start or 0.0, np.inf if end is None else end
-        scores[(gallery.video[:len(scores)] == own) & (gallery.start[:len(scores)] < q_end) & (span_end > q_start)] = -np.inf
+    exclude = None if sample is None else (sample.id, start or 0.0, np.inf if end is None else end)
+    return search_windows(dataset, query_windows(dataset, path, start, end, field), k=k, per_video=per_video,
+                          field=field, exclude=exclude)
+
+
+def search_windows(dataset, windows: np.ndarray, k: int = 5, per_video: int | None = None,
+                   field: str = config.MOMENTS_FIELD, exclude: tuple | None = None) -> list[Moment]:
+    """Return the ``k`` best spans for query window vectors ``(windows, dim)`` (see :func:`find_moments`);
+    spans of ``exclude = (sample id, start, end)`` overlapping that range are left out."""
+    gallery = _gallery(dataset, field)
+    scores, m = span_scores(windows, gallery.unit, gallery.video)
+    span_start, span_end = gallery.start[:len(scores)], gallery.end[m - 1:]
+    if exclude is not None and exclude[0] in gallery.sample_ids:
+        own = gallery.sample_ids.index(exclude[0])
+        scores[(gallery.video[:len(scores)] == own) & (span_start < exclude[2]) & (span_end > exclude[1])] = -np.inf
     found: list[Moment] = []
     per: dict[int, list] = {}
     for j in np.argsort(-scores, kind="stable"):
         if not np.isfinite(scores[j]) or len(found) == k:
             break
-        v, a, b = int(gallery.video[j]), float(gallery.start[j]), float(span_end[j])
+        v, a, b = int(gallery.video[j]), float(span_start[j]), float(span_end[j])
         taken = per.setdefault(v, [])
         if (per_video is not None and len(taken) >= per_video) or any(a < tb and ta < b for ta, tb in taken):
             continue
