@@ -251,7 +251,6 @@ class _Gallery:
 
 
 _GALLERIES: dict = {}  # (dataset name, brain key) -> _Gallery, made again when the index is rebuilt
-_MODELS: dict = {}  # model folder -> loaded model, so repeated queries in one process load it once
 
 
 def _gallery(dataset, field_name: str) -> _Gallery:
@@ -286,11 +285,10 @@ def index_settings(dataset, field_name: str = config.MOMENTS_FIELD) -> dict:
 def query_windows(dataset, path, start: float | None = None, end: float | None = None,
                   field_name: str = config.MOMENTS_FIELD) -> np.ndarray:
     """Return the unit vectors of a query's windows (the index's model and settings), ``(windows, dim)``."""
-    from .embedder import load_model
+    from .embedder import shared_model
 
     settings = index_settings(dataset, field_name)
-    model = _MODELS.get(settings["model"]) or _MODELS.setdefault(
-        settings["model"], load_model(settings["model"], clips=1, batch_size=32))
+    model = shared_model(settings["model"], clips=1, batch_size=32)  # loaded once per process
     m = model.metadata
     video = read_sampled(path, m["frame_step"], m["image_size"], m.get("reference_fps"))
     first = 0.0 if start is None else float(start)

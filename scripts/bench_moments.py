@@ -64,7 +64,7 @@ def _real_segments(quick: bool, rng) -> tuple[list[tuple[str, np.ndarray]], list
             (takes if i == len(recs) - 1 and len(recs) > 1 else gallery).append((action, frames))
     order = rng.permutation(len(gallery))
     gallery = [gallery[i] for i in order]
-    return (gallery[:6], takes[:2]) if quick else (gallery, takes)
+    return (gallery[:3], takes[:1]) if quick else (gallery, takes)
 
 
 def _synthetic_segments(count: int, size: int, rng, seconds=(4, 7)) -> list[tuple[str, np.ndarray]]:
@@ -88,7 +88,7 @@ def build_videos(work: Path, quick: bool) -> tuple[list[dict], list[dict]]:
     real, real_takes = _real_segments(quick, rng)
     per_video = 3 if quick else 4
     groups = [("real", real[i:i + per_video]) for i in range(0, len(real), per_video)]
-    synthetic = _synthetic_segments(6 if quick else 32, 112, rng, (3, 5) if quick else (4, 8))
+    synthetic = _synthetic_segments(3 if quick else 32, 112, rng, (3, 5) if quick else (4, 8))
     groups += [("synthetic", synthetic[i:i + per_video]) for i in range(0, len(synthetic), per_video)]
     videos, queries = [], []
     for v, (kind, segments) in enumerate(groups):
@@ -109,7 +109,7 @@ def build_videos(work: Path, quick: bool) -> tuple[list[dict], list[dict]]:
                     ffmpeg_convert(path, query, *cut, *extra)
                 queries.append({"path": str(query), "type": name, "kind": kind, "video": str(path), **seg})
     motions = sorted({action for kind, segments in groups if kind == "synthetic" for action, _ in segments})
-    fresh = [(m, render_clip(m, rng, frames=5 * FPS, size=112)) for m in motions[:2 if quick else 10]]
+    fresh = [(m, render_clip(m, rng, frames=5 * FPS, size=112)) for m in motions[:1 if quick else 10]]
     takes = [("real", a, f) for a, f in real_takes] + [("synthetic", a, f) for a, f in fresh]
     for i, (kind, action, frames) in enumerate(takes):
         query = work / f"take_{i:02d}_{kind}.mp4"
@@ -231,7 +231,7 @@ def run(out_dir: Path, quick: bool, time_limit: float = 300.0) -> dict:
     seconds = sum(v["seconds"] for v in videos)
     quality, misses, find_ms = score_queries(dataset, videos, queries)
     dim = len(dataset.first()[config.MOMENTS_FIELD].detections[0].embedding)
-    lat = latency(model_dir, 5_000 if quick else 100_000, dim)
+    lat = latency(model_dir, 2_000 if quick else 100_000, dim, repeats=50 if quick else 200)
     result = {"cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(), "quick": quick,
               "model": {"preset": meta.get("preset"), "trained_on": "synthetic motion set (videorec load synthetic)",
                         "epochs": meta.get("epochs_trained"), "train_seconds": meta.get("train_seconds"),
