@@ -34,12 +34,16 @@ def add_embedding_commands(sub) -> None:
     p.add_argument("--update", action="store_true",
                    help="add new and changed vectors to the existing index and drop deleted samples, without a rebuild")
     p.set_defaults(handler=_cmd_index)
-    p = sub.add_parser("similar", help="print the clips most similar to a sample or a new video")
+    p = sub.add_parser("similar", help="print the clips most similar to samples or new videos (and unlike others)")
     add_dataset_args(p)
     p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
-    query = p.add_mutually_exclusive_group(required=True)
-    query.add_argument("--sample-id", metavar="ID")
-    query.add_argument("--video", metavar="PATH")
+    p.add_argument("--sample-id", metavar="ID", action="append", default=[],
+                   help="a query sample; repeat for 'more like these'")
+    p.add_argument("--video", metavar="PATH", action="append", default=[], help="a query video file; may repeat")
+    p.add_argument("--negative-id", metavar="ID", action="append", default=[],
+                   help="a sample to steer away from ('less like this'); may repeat")
+    p.add_argument("--negative-video", metavar="PATH", action="append", default=[],
+                   help="a video file to steer away from; may repeat")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--exclude-same-group", action="store_true", help="leave out clips of the query's own group")
     p.set_defaults(handler=_cmd_similar, uses_tensorflow=True)
@@ -128,8 +132,12 @@ def _cmd_index(args) -> int:
 def _cmd_similar(args) -> int:
     from .similarity import recommend
 
-    recs = recommend(open_dataset(args.dataset), args.sample_id or args.video, k=args.k, brain_key=args.brain_key,
-                     exclude_same_group=args.exclude_same_group)
+    from .errors import VideorecError
+
+    if not args.sample_id and not args.video:
+        raise VideorecError("give a query: --sample-id ID or --video PATH (either may repeat)")
+    recs = recommend(open_dataset(args.dataset), args.sample_id + args.video, k=args.k, brain_key=args.brain_key,
+                     exclude_same_group=args.exclude_same_group, negatives=args.negative_id + args.negative_video)
     print(f"{'rank':>4}  {'score':>7}  {'label':<20}  file")
     for rank, rec in enumerate(recs, 1):
         print(f"{rank:>4}  {rec.score:7.4f}  {str(rec.label):<20}  {rec.filepath}")

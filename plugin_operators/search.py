@@ -13,14 +13,23 @@ from fiftyone_videorec.evaluation import parse_k_values
 from plugin_operators import forms
 
 
-def _query_of(ctx) -> str | None:
-    """Return the query: a typed video path, else the selected sample, else the modal's sample."""
+def _queries_of(ctx) -> list[str]:
+    """Return the queries: a typed video path, else every selected sample, else the modal's sample."""
     path = (ctx.params.get("video_path") or "").strip()
     if path:
-        return path
+        return [path]
     if ctx.selected:
-        return ctx.selected[0]
-    return ctx.current_sample
+        return list(ctx.selected)
+    return [ctx.current_sample] if ctx.current_sample else []
+
+
+def _negatives_of(ctx) -> list[str]:
+    """Return the clips to steer away from: those with the chosen tag, and any ids passed directly."""
+    tag = ctx.params.get("negative_tag")
+    ids = list(ctx.params.get("negative_ids") or [])
+    if tag:
+        ids += [i for i in ctx.dataset.match_tags(tag).values("id") if i not in ids]
+    return ids
 
 
 def _index_choice(ctx, inputs: types.Object, label: str) -> bool:
@@ -39,7 +48,7 @@ class FindSimilarVideos(foo.Operator):
     def config(self):
         return foo.OperatorConfig(
             name="find_similar_videos", label="Videorec: find similar videos", dynamic=True,
-            description="Show the clips most similar to the selected clip (or a video file)")
+            description="Show the clips most like the selected clips (or a video file), less like tagged ones")
 
     def resolve_input(self, ctx):
         inputs = types.Object()
@@ -50,16 +59,26 @@ class FindSimilarVideos(foo.Operator):
                     label="Exclude clips from the query's source video group",
                     description=f"Skips clips with the same '{config.GROUP_FIELD}' as the query")
         inputs.str("video_path", label="Or a video file",
-                   description="A path on the server; used instead of the selected clip")
-        query = _query_of(ctx)
+                   description="A path on the server; used instead of the selected clips")
+        tags = sorted(ctx.dataset.distinct("tags"))
+        if tags:
+            inputs.enum("negative_tag", tags, label="Less like the clips tagged (optional)",
+                        description="Ranks by the selected clips' direction minus these clips' direction")
+        queries, negatives = _queries_of(ctx), _negatives_of(ctx)
         path = (ctx.params.get("video_path") or "").strip()
-        if query is None:
+        both = set(queries) & set(negatives)
+        if not queries:
             forms.fail(inputs, "query_error",
-                       "Select a clip in the grid (or open one), or type a video file path")
+                       "Select one or more clips in the grid (or open one), or type a video file path")
         elif path and not Path(path).expanduser().is_file():
             forms.fail(inputs, "path_error", f"No video file at {path}")
+        elif both:
+            forms.fail(inputs, "negative_error", f"Sample {sorted(both)[0]} is selected and also tagged "
+                       f"'{ctx.params.get('negative_tag')}': a clip cannot be a query and a negative")
         elif not path:
-            forms.notice(inputs, "query_notice", f"Query: sample {query}")
+            more = f" and {len(queries) - 1} more" if len(queries) > 1 else ""
+            less = f"; less like {len(negatives)} clips" if negatives else ""
+            forms.notice(inputs, "query_notice", f"Query: sample {queries[0]}{more}{less}")
         k = ctx.params.get("k")
         if k is not None and k < 1:
             forms.fail(inputs, "k_error", "'How many clips' must be at least 1")
@@ -70,9 +89,9 @@ class FindSimilarVideos(foo.Operator):
 
         p = ctx.params
         recommendations, error = forms.run_library(ctx, lambda: recommend(
-            ctx.dataset, _query_of(ctx), k=p.get("k", 10),
+            ctx.dataset, _queries_of(ctx), k=p.get("k", 10),
             brain_key=p.get("brain_key", config.BRAIN_KEY),
-            exclude_same_group=p.get("exclude_same_group", False)))
+            exclude_same_group=p.get("exclude_same_group", False), negatives=_negatives_of(ctx)))
         if error:
             return {"error": error}
         ids = [r.sample_id for r in recommendations]

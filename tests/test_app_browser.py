@@ -183,7 +183,7 @@ def test_find_similar_without_a_selection_shows_the_reason_in_the_form(indexed_v
         page.locator('[data-cy="action-browse-operations"]').click()
         page.keyboard.type("find similar videos")
         page.keyboard.press("Enter")
-        page.get_by_text("Select a clip in the grid").first.wait_for(timeout=60_000)
+        page.get_by_text("Select one or more clips in the grid").first.wait_for(timeout=60_000)
         expect(page.get_by_role("button", name="Execute")).to_be_disabled(timeout=30_000)
         page.screenshot(path=str(artifacts_dir / "find_similar_no_selection.png"))
         body = page.locator("body").inner_text()

@@ -151,10 +151,24 @@ def test_find_similar_without_a_selection_says_to_select_a_clip(plain_dataset):
     plain_dataset.set_values(config.EMBEDDINGS_FIELD, list(vectors))
     build_index(plain_dataset)
     message = form_error("find_similar_videos", plain_dataset.name, {"k": 3})
-    assert "Select a clip in the grid" in message
+    assert "Select one or more clips in the grid" in message
     message = form_error("find_similar_videos", plain_dataset.name,
                          {"k": 3, "video_path": "/no/such/clip.mp4"})
     assert "No video file at /no/such/clip.mp4" in message
+
+    # more like these, less like the clips tagged "not-this"; a clip cannot be both
+    a, b, c = plain_dataset.limit(3).values("id")
+    plain_dataset.select(c).tag_samples("not-this")
+    result = run("find_similar_videos", plain_dataset.name, {"k": 4, "negative_tag": "not-this"}, selected=[a, b])
+    returned = [r["sample_id"] for r in result.result["results"]]
+    assert len(returned) == 4 and {a, b, c}.isdisjoint(returned)
+    from fiftyone_videorec.similarity import recommend
+
+    assert returned == [r.sample_id for r in recommend(plain_dataset, [a, b], k=4, negatives=[c])]
+    plain_dataset.select(a).tag_samples("not-this")
+    message = form_error("find_similar_videos", plain_dataset.name, {"k": 3, "negative_tag": "not-this"},
+                         selected=[a, b])
+    assert f"Sample {a} is selected and also tagged 'not-this'" in message
 
 
 def test_compute_embeddings_without_a_trained_model_says_to_train(plain_dataset, tmp_path):
