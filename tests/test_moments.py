@@ -148,3 +148,34 @@ def test_bad_input_is_one_line_and_exit_2_with_nothing_written(long_dataset, lon
         captured = capsys.readouterr()
         assert captured.err.startswith("videorec: error: ") and captured.err.count("\n") == 1, args
         assert captured.out == ""
+
+
+@pytest.mark.parametrize("fourcc", ["MJPG", "mp4v"])
+def test_a_whole_video_is_sampled_in_one_pass_at_the_models_rate(tmp_path, fourcc):
+    from fiftyone_videorec.data.video_files import write_video
+    from fiftyone_videorec.frames import read_sampled
+
+    path = write_video(tmp_path / f"v_{fourcc}.avi", fourcc=fourcc, n_frames=50, size=(64, 48), dx=1)
+    video = read_sampled(path, frame_step=4, image_size=32, reference_fps=50.0)  # 4 frames at 50 fps: every 2nd at 25
+    assert video.frames.shape == (25, 32, 32, 3) and video.fps == 25.0 and video.duration == pytest.approx(2.0)
+    assert video.times[:3].tolist() == pytest.approx([0.0, 0.08, 0.16])
+
+
+def test_operator_queries_with_the_selected_moment_and_refuses_without_an_index(long_dataset, tiny_model_dir):
+    import fiftyone as fo
+
+    from fiftyone_videorec.moments import index_moments
+    from tests.test_operators import form_error, run, triggered
+
+    ds = long_dataset
+    assert "No moment index yet" in form_error("find_similar_moments", ds, {"k": 3})
+    index_moments(ds, tiny_model_dir)
+    selected = ds.to_clips(config.MOMENTS_FIELD).skip(4).first()  # long_a, 4-6 s
+    result = run("find_similar_moments", ds, {"k": 3, "per_video": 1}, selected=[selected.id])
+    found = result.result["results"]
+    assert len(found) == 3 and len({f["sample_id"] for f in found}) == 3
+    assert all(not (f["sample_id"] == selected.sample_id and f["start"] < 6 and f["end"] > 4) for f in found)
+    (params,) = triggered(result, "set_view")
+    view = fo.DatasetView._build(ds, params["view"])  # as the App rebuilds it from its stages
+    assert view.values("id") == [f["moment_id"] for f in found]
+    assert view.values(config.MOMENT_SCORE_FIELD) == pytest.approx([f["score"] for f in found], abs=1e-4)
