@@ -129,9 +129,12 @@ def embed_windows(model, video: SampledVideo, bounds: list[tuple[float, float]],
 
 
 def settings_key(model_dir, window: float, stride: float, clips: int) -> str:
-    """Return what ``<field>_settings`` holds for videos indexed this way (a re-run skips those)."""
-    return json.dumps({"model": str(Path(model_dir).resolve()), "window": float(window), "stride": float(stride),
-                       "clips": int(clips)}, sort_keys=True)
+    """Return what ``<field>_settings`` holds for videos indexed this way (a re-run skips those);
+    a model retrained in the same folder has another fingerprint, so its videos are done again."""
+    from .embedder import model_fingerprint
+
+    return json.dumps({"model": str(Path(model_dir).resolve()), "weights": model_fingerprint(model_dir, clips=1),
+                       "window": float(window), "stride": float(stride), "clips": int(clips)}, sort_keys=True)
 
 
 def _prepare_fields(dataset, field_name: str) -> None:
@@ -146,8 +149,7 @@ def _prepare_fields(dataset, field_name: str) -> None:
         dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=fo.TemporalDetections)
     flat = dataset.get_field_schema(flat=True)
     for path, kind in ((f"{field_name}.detections.embedding", fo.VectorField),
-                       (f"{field_name}.detections.start", fo.FloatField),
-                       (f"{field_name}.detections.end", fo.FloatField),
+                       (f"{field_name}.detections.start", fo.FloatField), (f"{field_name}.detections.end", fo.FloatField),
                        (settings_field(field_name), fo.StringField), (error_field(field_name), fo.StringField)):
         if path not in flat:
             dataset.add_sample_field(path, kind)
