@@ -125,7 +125,8 @@ def cell(n: int, backend: str, info_path: Path, out_path: Path) -> None:
     connect_database()
     info = json.loads(info_path.read_text())
     dataset = fo.load_dataset(info["dataset"])
-    result = {"n": n, "backend": backend, "rss_before_build_mb": round(peak_rss_kb() / 1024)}
+    result = {"n": n, "backend": backend, "rss_before_build_mb": round(peak_rss_kb() / 1024),
+              "similarity_py_sha1": _similarity_sha1()}
 
     def save(**found):
         result.update(found)
@@ -215,13 +216,13 @@ def measure(sizes, backends, work: Path, queries: int = QUERIES) -> dict:
     from tests.mongod import MongodServer
 
     server = MongodServer(work / "mongod")
-    server.start()
     (work / "home").mkdir()
     env = {**os.environ, "FIFTYONE_DATABASE_URI": server.uri, "FIFTYONE_DATABASE_NAME": "videorec-bench-scale",
            "VIDEOREC_HOME": str(work / "home"), "FIFTYONE_DATABASE_VALIDATION": "false",
            "FIFTYONE_DO_NOT_TRACK": "true", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     setup, cells = {}, []
     try:
+        server.start()
         for n in sizes:
             info_path = work / f"info-{n}.json"
             ended = _child(["--create", n, info_path, queries], env, 2 * CELL_LIMIT_S)
@@ -241,7 +242,8 @@ def measure(sizes, backends, work: Path, queries: int = QUERIES) -> dict:
         mongod_peak = _process_memory_mb(server.process.pid, "VmHWM")
     finally:
         try:
-            _child(["--drop"], env, 600)
+            if server.process is not None and server.process.poll() is None:
+                _child(["--drop"], env, 600)
         finally:
             server.stop()
     return {"setup": setup, "cells": cells, "mongod_peak_rss_mb": mongod_peak}
@@ -249,6 +251,14 @@ def measure(sizes, backends, work: Path, queries: int = QUERIES) -> dict:
 
 def _value(cell: dict, key: str, unit: str = "") -> str:
     return f"{cell[key]}{unit}" if key in cell else "—"
+
+
+def _versions_note(cells: list[dict]) -> str:
+    """Whether every row ran the same similarity.py (each cell records the sha1 of the one it imported)."""
+    versions = {c["similarity_py_sha1"] for c in cells if c.get("similarity_py_sha1")}
+    if len(versions) == 1:
+        return f"every row ran the same similarity.py (sha1 {next(iter(versions))[:12]})"
+    return f"the rows ran {len(versions)} versions of similarity.py (edited during the run; sha1 per row in the json)"
 
 
 def _note(cell: dict) -> str:
@@ -266,7 +276,7 @@ def which_backend(cells: list[dict]) -> str:
     at_largest = sorted((c for c in done if c["n"] == largest), key=lambda c: c["recommend_p50_ms"])
     best = at_largest[0]
     per_size = "; ".join(
-        f"{n:,}: " + ", ".join(f"{c['backend']} {c['recommend_p50_ms']} ms / {_value(c, 'peak_rss_mb', ' MB')}"
+        f"{n:,}: " + ", ".join(f"{c['backend']} {c['recommend_p50_ms']} ms / {_value(c, 'peak_rss_after_recommend_mb', ' MB')}"
                                for c in done if c["n"] == n)
         for n in sorted({c["n"] for c in done}))
     faster_elsewhere = sorted({c["n"] for c in done for b in done if b["n"] == c["n"] and b["backend"] == best["backend"]
@@ -275,22 +285,33 @@ def which_backend(cells: list[dict]) -> str:
             f"there is {best['recommend_p50_ms']} ms")
     for other in at_largest[1:]:
         text += f" against {other['backend']}'s {other['recommend_p50_ms']} ms"
-    text += (f" (recommend p50 / peak RSS of the process, per size: {per_size}). "
+    text += (f" (recommend p50 / peak RSS of the process up to the end of its recommend queries, per size: {per_size}). "
              f"The goal, p50 <= 50 ms at {largest:,}, is "
              + ("met" if best["recommend_p50_ms"] <= 50 else "not met") + f" by {best['backend']}")
-    text += (f"; another backend is ahead only at {', '.join(f'{n:,}' for n in faster_elsewhere)} vectors, "
-             f"where every figure is a few ms and moves with the machine's load. " if faster_elsewhere else ". ")
-    text += ("How each is searched explains the gap: on sklearn `recommend` scans a normalised float32 copy of "
-             "the vectors held in the process (one matrix-vector product, exact); on LanceDB it asks the Brain's "
-             "LanceDB backend, whose table `build_index` creates without an ANN index, so each query is a flat "
-             "scan of the table on disk (exact as well: recall@10 above). ")
-    if best["recommend_p50_ms"] > 0:
-        text += (f"The scan grows linearly with N: at this rate {best['backend']} reaches 50 ms at about "
-                 f"{round(largest * 50 / best['recommend_p50_ms'], -4):,.0f} vectors on this machine; past that "
-                 f"the next step is a backend with an approximate index (a Brain backend such as Qdrant or Milvus "
-                 f"through `build_index(..., backend=NAME)`), not LanceDB as `build_index` sets it up. ")
-    text += ("LanceDB keeps the index on disk, outside the process, which is its reason to exist here; it did not "
-             "use less memory in these runs.")
+    text += "".join(f"; {c['backend']} is ahead at {c['n']:,} vectors ({c['recommend_p50_ms']} ms against "
+                    f"{b['recommend_p50_ms']} ms)" for c in done for b in done if b["n"] == c["n"]
+                    and b["backend"] == best["backend"] and c["recommend_p50_ms"] < b["recommend_p50_ms"])
+    text += (". How each is searched explains the gap at scale: on sklearn `recommend` scans a normalised float32 "
+             "copy of the vectors held in the process (one matrix-vector product, exact); on LanceDB it asks the "
+             "Brain's LanceDB backend, whose table `build_index` creates without an ANN index, so each query is a "
+             "flat scan of the table on disk (exact as well: recall@10 above). ")
+    own = sorted((c for c in done if c["backend"] == best["backend"]), key=lambda c: c["n"])
+    if len(own) >= 2 and own[-1]["recommend_p50_ms"] > own[-2]["recommend_p50_ms"] and own[-1]["recommend_p50_ms"] < 50:
+        (n1, p1), (n2, p2) = ((c["n"], c["recommend_p50_ms"]) for c in own[-2:])
+        reach = n2 + (50 - p2) * (n2 - n1) / (p2 - p1)
+        text += (f"Its p50 grows with N ({p1} ms at {n1:,}, {p2} ms at {n2:,}); on that slope it passes 50 ms "
+                 f"around {round(reach, -5):,.0f} vectors on this machine, and past that the next step is a backend "
+                 f"with an approximate index (a Brain backend such as Qdrant or Milvus through "
+                 f"`build_index(..., backend=NAME)`), not LanceDB as `build_index` sets it up. ")
+    lighter = [c for c in done if c["backend"] != best["backend"] and c.get("peak_rss_after_recommend_mb", 1e9)
+               < min((b.get("peak_rss_after_recommend_mb", 0) for b in done
+                      if b["n"] == c["n"] and b["backend"] == best["backend"]), default=0)]
+    text += (f"Memory does not change the choice: up to the end of its `recommend` queries {best['backend']}'s "
+             f"process peaked no higher than the other backend's at every size"
+             if not lighter else "Memory: " + ", ".join(
+                 f"at {c['n']:,} {c['backend']} peaked lower ({c['peak_rss_after_recommend_mb']} MB)" for c in lighter))
+    text += (f" ({best['backend']} at {largest:,}: {_value(best, 'peak_rss_after_recommend_mb', ' MB')}, plus mongod). "
+             "LanceDB's reason to exist here is an index kept on disk, outside the process.")
     return text
 
 
@@ -319,7 +340,7 @@ def write(result: dict, out_dir: Path) -> None:
         f"cosine index built by `build_index(dataset, field, brain_key, backend=...)`; a private `mongod` "
         f"on the same machine. Product code: commit {code['commit']}"
         f"{' with uncommitted changes to ' + ', '.join(code['uncommitted']) if code['uncommitted'] else ''}"
-        f"{' (the library changed during the run: rows may come from different versions)' if result['code_changed_during_run'] else ''}.\n\n"
+        f"; {_versions_note(result['cells'])}.\n\n"
         f"## Setup: creating the dataset (not part of the index figures)\n\n"
         f"`dataset.add_samples` of bare `fo.Sample(filepath=..., {FIELD}=vector)` in batches of {ADD_BATCH:,} "
         f"(the vector stored as FiftyOne's binary numpy array), in its own process.\n\n"
@@ -344,10 +365,17 @@ def write(result: dict, out_dir: Path) -> None:
         f"Command: `python scripts/benchmark.py scale` (it makes its own database and VIDEOREC_HOME).\n")
 
 
-def _code_state() -> dict:
-    """The product code measured: git commit, uncommitted library files, and a hash of similarity.py."""
+def _similarity_sha1() -> str:
+    """sha1 of the similarity.py this process runs (others may edit the library while the benchmark runs)."""
     import hashlib
 
+    import fiftyone_videorec.similarity as similarity
+
+    return hashlib.sha1(Path(similarity.__file__).read_bytes()).hexdigest()
+
+
+def _code_state() -> dict:
+    """The product code at the start of the run: git commit and the library files not committed."""
     root = SCRIPTS.parent
 
     def git(*args):
@@ -355,9 +383,7 @@ def _code_state() -> dict:
         return res.stdout.strip() if res.returncode == 0 else None
 
     status = git("status", "--porcelain", "--", "fiftyone_videorec") or ""
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted": sorted(line[3:] for line in status.splitlines()),
-            "similarity_py_sha1": hashlib.sha1((root / "fiftyone_videorec" / "similarity.py").read_bytes()).hexdigest()}
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": sorted(line[3:] for line in status.splitlines())}
 
 
 def run(out_dir: Path, quick: bool) -> dict:
@@ -373,7 +399,7 @@ def run(out_dir: Path, quick: bool) -> dict:
     result = {"cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
               "memory_gb": round(psutil.virtual_memory().total / 2**30), "quick": quick, "dim": DIM,
               "clusters": CLUSTERS, "k": K, "queries": QUICK_QUERIES if quick else QUERIES,
-              "code": code_before, "code_changed_during_run": _code_state() != code_before, **found}
+              "code": code_before, **found}
     workers = embedding_workers_section(quick)
     if workers is not None:
         result["embedding_workers"] = workers
