@@ -64,6 +64,21 @@ def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
     assert result["sets"]["synthetic"]["methods"]["thumbnail"]["train_seconds"] == 0
 
 
+def test_scale_benchmark_reports_every_size_and_backend(tmp_path):
+    result = _run_benchmark("scale", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert set(result["setup"]) == {"300", "1000"}
+    assert all(s["ok"] and s["create_s"] > 0 for s in result["setup"].values())
+    assert [(c["n"], c["backend"]) for c in result["cells"]] == [(300, "sklearn"), (300, "lancedb"),
+                                                                 (1000, "sklearn"), (1000, "lancedb")]
+    for c in result["cells"]:
+        assert c["ok"] and not c.get("failure"), c
+        assert c["build_s"] > 0 and c["recommend_queries"] == result["queries"]
+        assert 0 < c["recommend_p50_ms"] <= c["recommend_p99_ms"] < 10_000 and c["sort_by_similarity_p50_ms"] > 0
+        assert c["recall_at_10"] >= 0.9 and c["recall_queries"] == 20  # both backends search exhaustively
+        assert 100 < c["peak_rss_mb"] < 20_000  # the cell's own process, not the benchmark's
+    assert not list((tmp_path / "home").glob("**/*.lance"))  # the benchmark keeps its tables to itself
+
+
 def test_moments_benchmark_reports_hit_rate_iou_indexing_speed_and_latency(tmp_path):
     result = _run_benchmark("moments", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
     assert result["model"]["preset"] == "tiny" and result["videos"]["real"] > 0
