@@ -42,3 +42,9 @@ def print_progress(min_interval_s: float = 5.0):
             last[0] = now
 
     return progress
+
+
+def print_skipped(failed: dict) -> None:
+    """Print one line per sample a command could not process: ``skipped ID: reason``."""
+    for sample_id, reason in failed.items():
+        print(f"skipped {sample_id}: {reason}")

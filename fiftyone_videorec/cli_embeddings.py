@@ -71,8 +71,7 @@ def _cmd_embed(args) -> int:
     dataset = open_dataset(args.dataset)
     summary = embed_dataset(dataset, args.model, field=args.field, batch_size=args.batch_size, clips=args.clips,
                             force=args.force, progress=print_progress())
-    for sample_id, reason in summary.failed.items():
-        print(f"skipped {sample_id}: {reason}")
+    print_skipped(summary.failed)
     print(f"embedded {summary.embedded} of {summary.embedded + len(summary.failed)} samples into {args.field!r}"
           f" ({summary.already} already had a vector from this model)")
     return 0

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from . import config
+from .cli_common import open_dataset as _open_dataset
+from .cli_common import print_skipped
 from .errors import VideorecError
-
-
-def _open_dataset(name: str):
-    from .runtime import open_dataset
-
-    return open_dataset(name)
 
 
 def add_moments_commands(sub) -> None:
@@ -48,8 +44,7 @@ def _cmd_moments_index(args) -> int:
     check_settings(args.window, args.stride, args.clips)  # before the database or the model is touched
     summary = index_moments(_open_dataset(args.dataset), args.model, window=args.window, stride=args.stride,
                             field=args.field, clips=args.clips, force=args.force)
-    for sample_id, reason in summary.failed.items():
-        print(f"skipped {sample_id}: {reason}")
+    print_skipped(summary.failed)
     print(f"moments of {summary.embedded} videos embedded, {summary.skipped} already done; "
           f"{summary.moments} moments indexed under brain key {summary.brain_key!r}")
     return 0
