@@ -85,6 +85,10 @@ MOMENT_STRIDE_S = 1.0  # seconds between moment starts
 MOMENT_CLIPS = 2  # clips averaged per moment (evenly spaced inside it)
 MOMENT_SCORE_FIELD = "videorec_moment_score"  # the cosine score the App shows on each moment's tile
 
+# --- the App's "Similar videos" panel -----------------------------------------------------------
+THUMBNAIL_SIZE = 160  # pixels, the side of each clip's still (its middle frame, letterboxed)
+PANEL_K = 6  # clips the panel lists by default
+
 # --- plugin ---------------------------------------------------------------------------------
 PLUGIN_NAME = "@videorec/fiftyone-videorec"
 

@@ -11,17 +11,19 @@ _CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def operator_classes() -> list:
-    """Return the operator classes, in the order the App's operator browser lists them."""
+    """Return the operator and panel classes, in the order the App's operator browser lists them."""
     if _CHECKOUT not in sys.path:  # the checkout holds plugin_operators/ (and the library)
         sys.path.insert(0, _CHECKOUT)
     from plugin_operators.embedding import BuildVideoSimilarityIndex, ComputeVideoEmbeddings
     from plugin_operators.loading import LoadUCF101Subset, LoadVideoFolder
     from plugin_operators.moments import FindSimilarMoments
+    from plugin_operators.panel import SimilarVideosPanel
     from plugin_operators.search import EvaluateVideoRetrieval, FindSimilarVideos
     from plugin_operators.training import TrainVideoEmbedder
 
     return [LoadUCF101Subset, LoadVideoFolder, TrainVideoEmbedder, ComputeVideoEmbeddings,
-            BuildVideoSimilarityIndex, FindSimilarVideos, EvaluateVideoRetrieval, FindSimilarMoments]
+            BuildVideoSimilarityIndex, FindSimilarVideos, EvaluateVideoRetrieval, FindSimilarMoments,
+            SimilarVideosPanel]
 
 
 def register(plugin) -> None:
