@@ -383,7 +383,7 @@ def _code_state() -> dict:
         return res.stdout.strip() if res.returncode == 0 else None
 
     status = git("status", "--porcelain", "--", "fiftyone_videorec") or ""
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": sorted(line[3:] for line in status.splitlines())}
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": sorted(line.split(maxsplit=1)[-1] for line in status.splitlines())}
 
 
 def run(out_dir: Path, quick: bool) -> dict:
