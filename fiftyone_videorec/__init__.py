@@ -30,6 +30,8 @@ _PUBLIC = {
     "recommend": "similarity:recommend",
     "index_moments": "moments:index_moments",
     "find_moments": "moments:find_moments",
+    "find_duplicates": "duplicates:find_duplicates",
+    "find_leaks": "duplicates:find_leaks",
     "evaluate_retrieval": "evaluation:evaluate_retrieval",
     "embeddings_map": "visualization:embeddings_map",
     "VideoEmbeddingModel": "embedder:VideoEmbeddingModel",

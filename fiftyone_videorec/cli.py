@@ -15,6 +15,7 @@ from . import config
 from .cli_common import add_dataset_args as _add_dataset_args
 from .cli_common import k_values as _k_values
 from .cli_common import open_dataset
+from .cli_duplicates import add_duplicates_commands as _add_duplicates_commands
 from .cli_embeddings import add_embedding_commands as _add_embedding_commands
 from .cli_moments import add_moments_commands as _add_moments_commands
 from .errors import VideorecError
@@ -241,6 +242,7 @@ SECTIONS: tuple[Callable, ...] = (
     _add_embedding_commands,
     _add_demo_commands,
     _add_moments_commands,
+    _add_duplicates_commands,
 )
 
 

@@ -85,6 +85,11 @@ MOMENT_STRIDE_S = 1.0  # seconds between moment starts
 MOMENT_CLIPS = 2  # clips averaged per moment (evenly spaced inside it)
 MOMENT_SCORE_FIELD = "videorec_moment_score"  # the cosine score the App shows on each moment's tile
 
+# --- near-duplicates (see duplicates.py for how the threshold was chosen) ----------------------------
+DUPLICATE_THRESHOLD = 0.2  # cosine distance (the Brain's, on centred embeddings) below which clips are copies
+DUPLICATE_GROUP_FIELD = "videorec_duplicate_group"  # group number 1, 2, ... of each near-duplicate
+DUPLICATE_TAG = "duplicate"  # tag on every member of a near-duplicate group
+
 # --- the App's "Similar videos" panel -----------------------------------------------------------
 THUMBNAIL_SIZE = 160  # pixels, the side of each clip's still (its middle frame, letterboxed)
 PANEL_K = 6  # clips the panel lists by default
