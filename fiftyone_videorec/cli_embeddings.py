@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import config
-from .cli_common import add_dataset_args, k_values, open_dataset, print_progress
+from .cli_common import add_dataset_args, k_values, open_dataset, print_progress, print_skipped
 
 
 def add_embedding_commands(sub) -> None:
