@@ -178,19 +178,24 @@ _UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (results, its sample 
 def _unit_gallery(dataset, brain_key: str, field_name: str) -> tuple[list[str], np.ndarray]:
     """Return (sample ids, unit vectors) of a sklearn index, normalising once per version of the index.
 
-    The vectors are read from the field for the index's sample ids: the Brain's sklearn backend
-    centres its own array in place when it sorts by similarity, so that array is not the plain
-    embeddings after a ``sort_by_similarity``. A rebuilt or updated index is a new results object
-    or a new sample ids array: either way the unit copy is made again. Samples deleted since the
-    index was last updated are left out.
+    The Brain's sklearn backend centres its own array in place the first time it sorts by
+    similarity (its neighbours helper), so that array is the plain embeddings only until then:
+    read it while it is untouched, else read the vectors from the field. A rebuilt or updated
+    index is a new results object or a new sample ids array: either way the unit copy is made
+    again. (Samples deleted since the index was last updated can be candidates; ``recommend``
+    drops them, since they are no longer in the dataset.)
     """
     results = dataset.load_brain_results(brain_key, cache=True)
     cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
     if cached is None or cached[0] is not results or cached[1] is not results.sample_ids:
-        by_id = dict(zip(*dataset.exists(field_name).values(["id", field_name])))
-        ids = [str(sid) for sid in results.sample_ids if str(sid) in by_id]
-        gallery = l2_normalize(np.asarray([by_id[sid] for sid in ids], np.float32).reshape(len(ids), -1))
-        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.sample_ids, ids, gallery)
+        ids = [str(sid) for sid in results.sample_ids]
+        if getattr(results, "_neighbors_helper", True) is None:  # never sorted: the array is untouched
+            vectors = np.asarray(results.embeddings, np.float32)
+        else:
+            by_id = dict(zip(*dataset.exists(field_name).values(["id", field_name])))
+            ids = [sid for sid in ids if sid in by_id]
+            vectors = np.asarray([by_id[sid] for sid in ids], np.float32).reshape(len(ids), -1)
+        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.sample_ids, ids, l2_normalize(vectors))
     return cached[2], cached[3]
 
 

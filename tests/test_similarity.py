@@ -53,6 +53,20 @@ def test_recommend_excludes_self_and_scores_are_cosine(vector_dataset):
     assert [i for i in sorted_ids if i != query.id][:5] == expected
 
 
+def test_recommend_ranks_by_plain_cosine_after_the_brain_sorted_first(vector_dataset):
+    """The Brain's sklearn sort centres its own array in place; recommend must not rank by that."""
+    ds = vector_dataset
+    build_index(ds, brain_key="sorted_first")
+    query = ds.first()
+    ds.sort_by_similarity(query.id, k=3, brain_key="sorted_first").values("id")  # centres the Brain's array
+    ids, vecs = ds.values(["id", config.EMBEDDINGS_FIELD])
+    all_vecs = np.stack(vecs)
+    q = np.asarray(query[config.EMBEDDINGS_FIELD])
+    cos = all_vecs @ q / np.linalg.norm(all_vecs, axis=1) / np.linalg.norm(q)
+    expected = [ids[i] for i in np.argsort(-cos) if ids[i] != query.id][:5]
+    assert [r.sample_id for r in recommend(ds, query.id, k=5, brain_key="sorted_first")] == expected
+
+
 def test_group_exclusion(vector_dataset):
     ds = vector_dataset
     build_index(ds)
