@@ -202,13 +202,18 @@ def _process_memory_mb(pid: int, key: str) -> int | None:
     return None
 
 
+import bench_workers  # noqa: E402  (beside this script)
+
+
 def embedding_workers_section(quick: bool) -> dict | None:
     """Embedding at scale with delegated workers: 10,000 short clips embedded by 1 and by 2 workers.
 
-    The place for that measurement; it returns None until it is written, and ``run`` adds its
-    result to scale.json / scale.md whenever it is not None.
+    Measured by ``bench_workers.py`` (its own mongod, plugin folder and worker processes), which
+    can also run alone: ``python scripts/bench_workers.py``.
     """
-    return None
+    from bench_workers import embedding_workers
+
+    return embedding_workers(quick)
 
 
 def measure(sizes, backends, work: Path, queries: int = QUERIES) -> dict:
@@ -332,7 +337,7 @@ def write(result: dict, out_dir: Path) -> None:
         f"{_value(c, 'mongod_rss_mb')} | {_note(c)} |\n"
         for c in result["cells"])
     workers, code = result.get("embedding_workers"), result["code"]
-    workers_md = f"## Embedding with delegated workers\n\n```json\n{json.dumps(workers, indent=2)}\n```\n\n" if workers else ""
+    workers_md = bench_workers.markdown(workers) if workers else ""
     (out_dir / "scale.md").write_text(
         f"# Scale benchmark: index and search\n\n{result['cpu_count']} CPUs ({result['machine']}), "
         f"{result['memory_gb']} GB memory, shared with other jobs: compare within this run only. "

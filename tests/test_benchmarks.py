@@ -77,6 +77,12 @@ def test_scale_benchmark_reports_every_size_and_backend(tmp_path):
         assert c["recall_at_10"] >= 0.9 and c["recall_queries"] == 20  # both backends search exhaustively
         assert 100 < c["peak_rss_mb"] < 20_000  # the cell's own process, not the benchmark's
     assert not list((tmp_path / "home").glob("**/*.lance"))  # the benchmark keeps its tables to itself
+    one, two = result["embedding_workers"]["runs"]  # real delegated workers drained every shard
+    assert (one["workers"], two["workers"]) == (1, 2)
+    for run in (one, two):
+        assert run["embedded"] == run["clips"] == 40 and run["failed_shards"] == 0 and run["clips_per_s"] > 0
+        assert len(run["peak_rss_mb_per_worker"]) == run["workers"] and min(run["peak_rss_mb_per_worker"]) > 100
+    assert "## Embedding with delegated workers" in (tmp_path / "out" / "scale.md").read_text()
 
 
 def test_moments_benchmark_reports_hit_rate_iou_indexing_speed_and_latency(tmp_path):
