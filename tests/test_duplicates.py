@@ -183,3 +183,41 @@ def test_operator_shows_the_groups_together_and_refuses_a_bad_threshold(altered_
     view = triggered(result, "set_view")
     assert view, "the App's view was not set"
     assert "The threshold must be" in form_error("find_duplicate_videos", dataset.name, {"threshold": 0})
+
+
+TILE_GROUPS_JS = """(field) => Array.from(document.querySelectorAll('[data-cy="looker"]')).map(el => {
+    const box = el.getBoundingClientRect();
+    const title = Array.from(el.querySelectorAll('[title]')).map(t => t.title).find(t => t.startsWith(field + ': '));
+    return {x: box.x, y: box.y, group: title ? Number(title.split(': ')[1]) : null};
+})"""
+
+
+@pytest.mark.browser
+def test_the_app_shows_each_group_together(altered_dataset, tmp_path, artifacts_dir):
+    """Run find_duplicate_videos from the App's operator browser; the grid lists the groups in order."""
+    from tests.app import chromium_page, running_app
+
+    dataset = altered_dataset
+    field = config.DUPLICATE_GROUP_FIELD
+    with running_app(tmp_path / "app.log") as app, chromium_page() as page:
+        page.goto(app.dataset_url(dataset.name))
+        page.wait_for_function("document.querySelectorAll('[data-cy=looker]').length >= 10", timeout=90_000)
+        dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
+        if dismiss.count():
+            dismiss.click()
+        page.locator('[data-cy="action-browse-operations"]').click()
+        page.keyboard.type("find duplicate videos")
+        page.keyboard.press("Enter")
+        page.get_by_text("Distance threshold").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Execute").click()
+        page.get_by_text(f"{len(RECORDINGS)} groups, tagged").wait_for(timeout=120_000)
+        page.get_by_role("button", name="Close").click()
+        page.wait_for_function(f"document.querySelectorAll('[title^=\"{field}: \"]').length >= 10", timeout=60_000)
+        page.wait_for_timeout(1000)  # let the visible tiles draw their stills
+        page.screenshot(path=str(artifacts_dir / "duplicates_grid.png"))
+        tiles = sorted(page.evaluate(TILE_GROUPS_JS, field), key=lambda t: (round(t["y"]), t["x"]))
+        page_errors = list(page.errors)
+
+    shown = [t["group"] for t in tiles if t["group"] is not None]
+    assert len(shown) >= 10 and shown == sorted(shown) and shown[0] == 1  # group after group, from the first
+    assert page_errors == []
