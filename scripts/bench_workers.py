@@ -176,9 +176,11 @@ def markdown(section: dict) -> str:
             f"RSS: each worker process with the children it starts, sampled every 0.5 s.\n\n"
             f"| workers | samples | embedded | shards | wall s | first claim s | clips/s | peak RSS MB per worker "
             f"| failed shards |\n|---|---|---|---|---|---|---|---|---|\n{rows}\n"
-            f"2 workers / 1 worker: {ratio}x clips/s on this machine's 2 CPUs, where one worker already keeps both "
-            f"busy (TensorFlow's threads and the decoding pool); on separate machines sharing the database each "
-            f"worker brings its own CPUs.\n\n")
+            f"2 workers / 1 worker: {ratio}x clips/s, both on this machine's {os.cpu_count()} CPUs; on separate "
+            f"machines sharing the database each worker brings its own CPUs. Memory per worker does not grow with "
+            f"the clips it embeds: {max(one['peak_rss_mb_per_worker'])} MB for {one['embedded']} clips in one worker, "
+            f"{max(two['peak_rss_mb_per_worker'])} MB at most for about {two['embedded'] // 2} clips in each of two."
+            f"\n\n")
 
 
 if __name__ == "__main__":
