@@ -68,14 +68,14 @@ class SimilarVideosPanel(foo.Panel):
         state = ctx.panel.state
         if state.missing:
             operator, message = RUN_FIRST[state.missing]
-            panel.md(message, name="missing")
+            panel.md(message, name="missing_note")  # not "missing": the state holds that name
             panel.btn("run_missing", label=f"Run {operator.replace('_', ' ')}", variant="contained",
                       on_click=f"{config.PLUGIN_NAME}/{operator}", prompt=True)
             return types.Property(panel, view=types.GridView(orientation="vertical", padding=2))
         panel.bool("hide_same_group", label="Hide clips from the same source group", default=False,
                    view=types.SwitchView(), on_change=self.on_hide_same_group)
         if state.message:
-            panel.md(state.message, name="message")
+            panel.md(state.message, name="message_note")
         tiles = panel.grid("tiles", gap=2)
         for rank, item in enumerate(state.items or [], 1):
             tile = tiles.v_stack(f"tile_{rank}", gap=0.5, width="180px")

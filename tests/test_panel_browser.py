@@ -145,6 +145,30 @@ def test_panel_follows_the_modal_and_opens_the_clicked_clip(panel_dataset, tmp_p
     assert (artifacts_dir / "similar_videos_panel.png").stat().st_size > 10_000
 
 
+@pytest.mark.browser
+def test_without_an_index_the_panel_names_the_operator_and_opens_it(panel_dataset, tmp_path, artifacts_dir):
+    dataset = panel_dataset
+    dataset.delete_brain_run(config.BRAIN_KEY)
+    with running_app(tmp_path / "app.log") as app, chromium_page() as page:
+        page.goto(app.dataset_url(dataset.name))
+        page.wait_for_function(f"document.querySelectorAll('[data-cy=looker]').length == {len(dataset)}",
+                               timeout=90_000)
+        dismiss = page.get_by_role("button", name="Dismiss")
+        if dismiss.count():
+            dismiss.click()
+        page.locator('[data-cy="looker"]').first.click()
+        page.locator('[data-cy="panel-tab-similar_videos"]').click()
+        page.get_by_text("No similarity index").wait_for(timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / "similar_videos_panel_no_index.png"))
+        page.get_by_role("button", name="Run build video similarity index").click()
+        page.get_by_role("button", name="Execute").wait_for(timeout=60_000)  # the operator's own form
+        body = page.locator("body").inner_text()
+        page_errors = list(page.errors)
+
+    assert "Build video similarity index" in body or "build_video_similarity_index" in body, body[-2000:]
+    assert page_errors == []
+
+
 def test_fiftyone_lists_the_panel():
     """Panels are unlisted operators: ``fiftyone operators list --panels-only -u`` shows ours."""
     import os
