@@ -18,7 +18,9 @@ cropped and half frame rate (``tests/test_duplicates.py``). A copy lay 0.03-0.11
 (half size and half frame rate under 0.01; low bitrate and the crop furthest); two different
 recordings 0.08-0.38 apart. At 0.2 three of the five models grouped every copy with its original
 and joined no two recordings, one split a group (pair recall 0.96), and the weakest joined
-recordings (pair precision 0.67); at 0.15 only two were exact, at 0.25 two joined recordings. The distances depend on the model: check a new model's groups
+recordings (pair precision 0.67); at 0.15 only two were exact, at 0.25 two joined recordings.
+The test's own 30-s ``motion`` models put copies 0.13-0.16 from their originals and different
+recordings 0.35-0.38 apart: exact groups at 0.2. The distances depend on the model: check a new model's groups
 (``--json`` gives each group's ``max_distance``) before trusting the default.
 """
 
