@@ -221,3 +221,13 @@ def test_the_app_shows_each_group_together(altered_dataset, tmp_path, artifacts_
     shown = [t["group"] for t in tiles if t["group"] is not None]
     assert len(shown) >= 10 and shown == sorted(shown) and shown[0] == 1  # group after group, from the first
     assert page_errors == []
+
+
+def test_operator_without_embeddings_says_what_to_run(dataset_name):
+    import fiftyone as fo
+
+    from tests.test_operators import form_error
+
+    dataset = fo.Dataset(dataset_name)
+    dataset.add_sample(fo.Sample(filepath=str(CLIPS / RECORDINGS[0])))
+    assert "No embeddings yet" in form_error("find_duplicate_videos", dataset.name)
