@@ -93,3 +93,57 @@ def chromium_page(width: int = 1600, height: int = 1000):
             yield page
         finally:
             browser.close()
+
+
+REAL_CLIPS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "clips"
+
+
+def real_clip_dataset(name: str, folder: Path, clip_names, seconds: float, seed: int, groups: bool = False):
+    """A dataset of real clips from benchmarks/clips as H.264 MP4s, with fixed embeddings and a cosine index.
+
+    File names are ``<Action>__<take>.<ext>``. Takes of one action get nearby vectors, so a
+    clip's nearest neighbour is another take of its action (what a model that knows the actions
+    returns) and the App needs no model; with ``groups`` each take is its own source group.
+    """
+    import fiftyone as fo
+    import numpy as np
+
+    from fiftyone_videorec import config
+    from fiftyone_videorec.data.video_files import ffmpeg_convert
+    from fiftyone_videorec.similarity import build_index
+
+    dataset = fo.Dataset(name, persistent=True)
+    rng = np.random.default_rng(seed)
+    action_vectors = {}
+    for clip_name in clip_names:
+        action, take = Path(clip_name).stem.split("__")
+        base = action_vectors.setdefault(action, rng.normal(size=8))
+        clip = ffmpeg_convert(REAL_CLIPS_DIR / clip_name, folder / f"{Path(clip_name).stem}.mp4", "-t", str(seconds),
+                              "-vf", "scale=320:-2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags",
+                              "+faststart", "-an")
+        fields = {config.LABEL_FIELD: fo.Classification(label=f"{action} {take}"),
+                  config.EMBEDDINGS_FIELD: base + 0.3 * rng.normal(size=8)}
+        if groups:
+            fields[config.GROUP_FIELD] = take
+        dataset.add_sample(fo.Sample(filepath=str(clip), **fields))
+    dataset.compute_metadata()
+    build_index(dataset)
+    return dataset
+
+
+def open_operator(page, name: str, form_text: str) -> None:
+    """Open the App's operator browser, pick the operator typed as ``name``, wait for ``form_text``."""
+    page.locator('[data-cy="action-browse-operations"]').click()
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
+    page.get_by_text(form_text).first.wait_for(timeout=60_000)
+
+
+def open_grid(page, app, dataset) -> None:
+    """Open ``dataset`` in the App and wait until every clip's tile is in the grid."""
+    page.goto(app.dataset_url(dataset.name))
+    page.wait_for_function(f"document.querySelectorAll('[data-cy=\"looker\"]').length == {len(dataset)}",
+                           timeout=90_000)
+    dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
+    if dismiss.count():
+        dismiss.click()

@@ -5,20 +5,16 @@ The App server runs in a subprocess on a free loopback port; Debian's Chromium d
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.data.video_files import ffmpeg_convert
-from tests.app import chromium_page, running_app
+from tests.app import chromium_page, open_grid, open_operator, real_clip_dataset, running_app
 
 pytestmark = pytest.mark.browser
 
 K = 4
-CLIPS = Path(__file__).resolve().parents[1] / "benchmarks" / "clips"
 
 TILES_JS = """() => Array.from(document.querySelectorAll('[data-cy="looker"]')).map(el => {
     const box = el.getBoundingClientRect();
@@ -47,24 +43,7 @@ def indexed_video_dataset(tmp_path, dataset_name):
 
     Clips of one action get nearby vectors, so a query's nearest clip is the other take of its action.
     """
-    import fiftyone as fo
-
-    from fiftyone_videorec.similarity import build_index
-
-    dataset = fo.Dataset(dataset_name, persistent=True)
-    rng = np.random.default_rng(7)
-    action_vectors = {}
-    for name in REAL_CLIPS:
-        action, take = Path(name).stem.split("__")
-        base = action_vectors.setdefault(action, rng.normal(size=8))
-        clip = ffmpeg_convert(CLIPS / name, tmp_path / f"{Path(name).stem}.mp4", "-t", "4", "-vf", "scale=320:-2",
-                              "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-an")
-        dataset.add_sample(fo.Sample(filepath=str(clip), **{
-            config.LABEL_FIELD: fo.Classification(label=f"{action} {take}"),
-            config.EMBEDDINGS_FIELD: base + 0.3 * rng.normal(size=8)}))
-    dataset.compute_metadata()
-    build_index(dataset)
-    return dataset
+    return real_clip_dataset(dataset_name, tmp_path, REAL_CLIPS, seconds=4, seed=7)
 
 
 def _grid_tiles(page) -> list[dict]:
@@ -77,16 +56,6 @@ def _grid_tiles(page) -> list[dict]:
         out.append({"label": fields.get(config.LABEL_FIELD),
                     "score": float(score) if score is not None else None})
     return out
-
-
-def _open_grid(page, app, dataset):
-    """Open ``dataset`` in the App and wait until every clip's tile is in the grid."""
-    page.goto(app.dataset_url(dataset.name))
-    page.wait_for_function(f"document.querySelectorAll('[data-cy=\"looker\"]').length == {len(dataset)}",
-                           timeout=90_000)
-    dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
-    if dismiss.count():
-        dismiss.click()
 
 
 def _first_tile_label(page, timeout: float = 60) -> str:
@@ -113,7 +82,7 @@ def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_pa
 
     dataset = indexed_video_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
-        _open_grid(page, app, dataset)
+        open_grid(page, app, dataset)
         query_label = _first_tile_label(page)
         query_id = dataset.match({f"{config.LABEL_FIELD}.label": query_label}).first().id
 
@@ -123,10 +92,7 @@ def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_pa
 
         # Select the first clip, then run the operator from the operator browser
         _select_first_tile(page)
-        page.locator('[data-cy="action-browse-operations"]').click()
-        page.keyboard.type("find similar videos")
-        page.keyboard.press("Enter")
-        page.get_by_text(f"Query: sample {query_id}").wait_for(timeout=60_000)
+        open_operator(page, "find similar videos", f"Query: sample {query_id}")
         k_box = page.locator("xpath=//*[text()='How many clips']/following::input[1]")
         k_box.fill(str(K))
         page.screenshot(path=str(artifacts_dir / "find_similar_form.png"))
@@ -158,7 +124,7 @@ def test_apps_own_similarity_search_uses_our_index(indexed_video_dataset, tmp_pa
     """The similarity button over the grid searches with our Brain index (no extra set-up)."""
     dataset = indexed_video_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
-        _open_grid(page, app, dataset)
+        open_grid(page, app, dataset)
         _select_first_tile(page)
         page.locator('[data-cy="action-sort-by-similarity"]').click()
         page.get_by_text("Show similar samples").click()
@@ -179,11 +145,8 @@ def test_find_similar_without_a_selection_shows_the_reason_in_the_form(indexed_v
 
     dataset = indexed_video_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
-        _open_grid(page, app, dataset)
-        page.locator('[data-cy="action-browse-operations"]').click()
-        page.keyboard.type("find similar videos")
-        page.keyboard.press("Enter")
-        page.get_by_text("Select one or more clips in the grid").first.wait_for(timeout=60_000)
+        open_grid(page, app, dataset)
+        open_operator(page, "find similar videos", "Select one or more clips in the grid")
         expect(page.get_by_role("button", name="Execute")).to_be_disabled(timeout=30_000)
         page.screenshot(path=str(artifacts_dir / "find_similar_no_selection.png"))
         body = page.locator("body").inner_text()

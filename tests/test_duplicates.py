@@ -195,7 +195,7 @@ TILE_GROUPS_JS = """(field) => Array.from(document.querySelectorAll('[data-cy="l
 @pytest.mark.browser
 def test_the_app_shows_each_group_together(altered_dataset, tmp_path, artifacts_dir):
     """Run find_duplicate_videos from the App's operator browser; the grid lists the groups in order."""
-    from tests.app import chromium_page, running_app
+    from tests.app import chromium_page, open_operator, running_app
 
     dataset = altered_dataset
     field = config.DUPLICATE_GROUP_FIELD
@@ -205,10 +205,7 @@ def test_the_app_shows_each_group_together(altered_dataset, tmp_path, artifacts_
         dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
         if dismiss.count():
             dismiss.click()
-        page.locator('[data-cy="action-browse-operations"]').click()
-        page.keyboard.type("find duplicate videos")
-        page.keyboard.press("Enter")
-        page.get_by_text("Distance threshold").wait_for(timeout=60_000)
+        open_operator(page, "find duplicate videos", "Distance threshold")
         page.get_by_role("button", name="Execute").click()
         page.get_by_text(f"{len(RECORDINGS)} groups, tagged").wait_for(timeout=120_000)
         page.get_by_role("button", name="Close").click()

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fiftyone_videorec import config
 from fiftyone_videorec.cli import main
 from fiftyone_videorec.embedder import embed_dataset, model_fingerprint
 from fiftyone_videorec.fields import fingerprint_field

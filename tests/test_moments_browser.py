@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 
 from fiftyone_videorec import config
-from tests.app import chromium_page, running_app
-from tests.test_app_browser import PLAY_JS, TILES_JS, _open_grid
+from tests.app import chromium_page, open_grid, open_operator, running_app
+from tests.test_app_browser import PLAY_JS, TILES_JS
 from tests.test_moments import LONG_VIDEOS, write_long_videos
 
 pytestmark = pytest.mark.browser
@@ -53,11 +53,8 @@ def test_find_similar_moments_sets_a_sorted_clips_view(moments_dataset, tmp_path
     expected = find_moments(dataset, query, k=K, per_video=1)
     long_a = dataset.match({"name": "long_a"}).first()
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
-        _open_grid(page, app, dataset)
-        page.locator('[data-cy="action-browse-operations"]').click()
-        page.keyboard.type("find similar moments")
-        page.keyboard.press("Enter")
-        page.get_by_text("Select a moment in the grid").first.wait_for(timeout=60_000)
+        open_grid(page, app, dataset)
+        open_operator(page, "find similar moments", "Select a moment in the grid")
         page.locator("xpath=//*[text()='Or a video file']/following::input[1]").fill(query)
         page.locator("xpath=//*[text()='How many moments']/following::input[1]").fill(str(K))
         page.get_by_text("Select a moment in the grid").first.wait_for(state="detached", timeout=60_000)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.data.video_files import ffmpeg_convert
-from tests.app import chromium_page, running_app
+from tests.app import chromium_page, open_grid, real_clip_dataset, running_app
 
-CLIPS = Path(__file__).resolve().parents[1] / "benchmarks" / "clips"
 REAL_CLIPS = ("SoccerJuggling__g23c01.avi", "SoccerJuggling__g24c01.avi", "RidingSegway__R6llTwEh07w.mp4",
               "RidingSegway__SOX5yA1l24A.mp4", "Basketball__g01c01.avi", "Basketball__torchvisionGallery.mp4",
               "Wave__RatRace37.avi", "Wave__SchoolRules0.avi")
@@ -30,24 +27,7 @@ def panel_dataset(tmp_path, dataset_name):
     Clips of one action get nearby vectors, so a clip's nearest neighbour is the other take of its
     action; each take is its own source group.
     """
-    import fiftyone as fo
-
-    from fiftyone_videorec.similarity import build_index
-
-    dataset = fo.Dataset(dataset_name, persistent=True)
-    rng = np.random.default_rng(11)
-    action_vectors = {}
-    for name in REAL_CLIPS:
-        action, take = Path(name).stem.split("__")
-        base = action_vectors.setdefault(action, rng.normal(size=8))
-        clip = ffmpeg_convert(CLIPS / name, tmp_path / f"{Path(name).stem}.mp4", "-t", "3", "-vf", "scale=320:-2",
-                              "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-an")
-        dataset.add_sample(fo.Sample(filepath=str(clip), **{
-            config.LABEL_FIELD: fo.Classification(label=f"{action} {take}"), config.GROUP_FIELD: take,
-            config.EMBEDDINGS_FIELD: base + 0.3 * rng.normal(size=8)}))
-    dataset.compute_metadata()
-    build_index(dataset)
-    return dataset
+    return real_clip_dataset(dataset_name, tmp_path, REAL_CLIPS, seconds=3, seed=11, groups=True)
 
 
 STILLS = 'img[src*="thumbnails"]'
@@ -110,12 +90,7 @@ def _wait_for_labels(page, expected: list[dict]) -> None:
 def test_panel_follows_the_modal_and_opens_the_clicked_clip(panel_dataset, tmp_path, artifacts_dir):
     dataset = panel_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:
-        page.goto(app.dataset_url(dataset.name))
-        page.wait_for_function(f"document.querySelectorAll('[data-cy=looker]').length == {len(dataset)}",
-                               timeout=90_000)
-        dismiss = page.get_by_role("button", name="Dismiss")  # the App's one-time promotion popover
-        if dismiss.count():
-            dismiss.click()
+        open_grid(page, app, dataset)
         page.locator('[data-cy="looker"]').first.click()
         page.locator('[data-cy="panel-tab-similar_videos"]').click()
         first_id = _open_id(page)
