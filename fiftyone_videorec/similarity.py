@@ -111,8 +111,10 @@ def _fingerprints(dataset, field_name: str) -> dict:
 
 def _record_indexed_fingerprints(dataset, brain_key: str, field_name: str) -> None:
     """Remember which model fingerprints the index holds, so an update can tell re-embedded samples."""
+    fp_field = fingerprint_field(field_name)
     known = dict(dataset.info.get(INDEXED_FINGERPRINTS_KEY, {}))
-    known[brain_key] = sorted({fp for fp in _fingerprints(dataset, field_name).values() if fp})
+    known[brain_key] = sorted(fp for fp in dataset.exists(field_name).distinct(fp_field) if fp) \
+        if dataset.has_field(fp_field) else []
     dataset.info[INDEXED_FINGERPRINTS_KEY] = known
     dataset.save()
 
