@@ -27,9 +27,7 @@ def add_embedding_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list and nothing else")
     p.set_defaults(handler=_cmd_jobs)
     p = sub.add_parser("index", help="build a cosine similarity index on an embeddings field")
-    add_dataset_args(p)
-    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
-    p.add_argument("--brain-key", default=config.BRAIN_KEY, metavar="KEY")
+    _add_field_and_brain_key(p, config.BRAIN_KEY)
     p.add_argument("--backend", default="sklearn", choices=["sklearn", "lancedb"])
     p.add_argument("--update", action="store_true",
                    help="add new and changed vectors to the existing index and drop deleted samples, without a rebuild")
@@ -56,11 +54,16 @@ def add_embedding_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one flat JSON object and nothing else")
     p.set_defaults(handler=_cmd_evaluate)
     p = sub.add_parser("map", help="2-D embeddings map (Brain visualization) and a PNG scatter")
-    add_dataset_args(p)
-    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
-    p.add_argument("--brain-key", default=config.VIS_BRAIN_KEY, metavar="KEY")
+    _add_field_and_brain_key(p, config.VIS_BRAIN_KEY)
     p.add_argument("--out", metavar="PNG")
     p.set_defaults(handler=_cmd_map)
+
+
+def _add_field_and_brain_key(p, brain_key: str) -> None:
+    """The dataset, the embeddings field read and the Brain run written: what index and map share."""
+    add_dataset_args(p)
+    p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
+    p.add_argument("--brain-key", default=brain_key, metavar="KEY")
 
 
 def _cmd_embed(args) -> int:
