@@ -205,12 +205,17 @@ def _save(out_dir: Path, preset: str, quick: bool, started: float, results: dict
               "seconds": round(time.perf_counter() - started, 1),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "sets": results}
     (out_dir / "quality.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "quality.md").write_text(markdown(report))
+    (out_dir / "quality.md").write_text(markdown(report, _candidates(out_dir)))
     return report
 
 
-def markdown(report: dict) -> str:
-    """The tables the README quotes: one row per set and method."""
+def _candidates(out_dir: Path) -> dict | None:
+    path = out_dir / "candidates.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def markdown(report: dict, candidates: dict | None = None) -> str:
+    """The tables the README quotes: one row per set and method; then the candidates tried for the default."""
     lines = [f"# Retrieval quality across five sets (preset `{report['preset']}`)", "",
              *([] if report["complete"] else ["**Incomplete run**: only the sets below were measured.", ""]),
              "One run of `python scripts/benchmark.py quality` on " + report["machine"]
@@ -227,4 +232,14 @@ def markdown(report: dict) -> str:
                          + " | ".join(f"{row[m]:.3f}" for m in METRICS)
                          + f" | {row['train_seconds']:.0f} | {row['embed_clips_per_s']:.1f} | "
                          + " / ".join(f"{v:.3f}" for v in row.get("fold_precision@5", [])) + " |")
+    lines += ["", "## What was tried", "",
+              "How the default was chosen, what was rejected and why, with validation numbers: the docstring of "
+              "`fiftyone_videorec/model.py`.", ""]
+    if candidates:
+        import bench_candidates
+
+        table = bench_candidates.markdown(candidates).split("\n")
+        lines += ["Candidates scored by `python scripts/benchmark.py candidates` on the validation splits "
+                  "(`benchmarks/candidates.md`; mean P@5 over seeds, range and count in brackets):", "",
+                  *[line for line in table if line.startswith("|")]]
     return "\n".join(lines) + "\n"

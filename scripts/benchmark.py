@@ -7,6 +7,7 @@
     python scripts/benchmark.py scale   # 10k-1M vectors x sklearn/lancedb: index build, recommend latency, memory
     python scripts/benchmark.py moments # long videos: top-1 moment hit rate and IoU, indexing speed, search latency
     python scripts/benchmark.py all
+    python scripts/benchmark.py candidates --vary frame_step=3  # a changed default on the validation splits
 
 Each writes ``benchmarks/<name>.md`` and ``benchmarks/<name>.json``; only ratios measured in one
 run mean anything on shared machines.
@@ -22,8 +23,11 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
+import bench_candidates  # noqa: E402  (its argument parsers; heavy imports wait until a run)
+
 BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality", "scale": "bench_scale",
-              "moments": "bench_moments"}
+              "moments": "bench_moments", "candidates": "bench_candidates"}
+NOT_IN_ALL = {"candidates"}  # a tool for choosing the default, not a figure the README quotes
 
 
 def main(argv=None) -> int:
@@ -36,13 +40,20 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", help="quality: the preset measured as the default (default: the default preset)")
     parser.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS",
                         help="moments: training time limit of the benchmark's model (default 300)")
+    parser.add_argument("--vary", action="append", type=bench_candidates.parse_variant, metavar="FIELD=VALUE[,FIELD=VALUE]",
+                        help="candidates: one candidate, the default preset with these fields changed (repeat for more)")
+    parser.add_argument("--sets", type=bench_candidates.parse_sets, metavar="SET[,SET]",
+                        help="candidates: which quality sets (default: all with a training split)")
+    parser.add_argument("--seeds", type=bench_candidates.parse_seeds, metavar="N[,N]",
+                        help="candidates: training seeds, each a separate run (default: the training default)")
     args = parser.parse_args(argv)
-    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    names = [n for n in BENCHMARKS if n not in NOT_IN_ALL] if args.name == "all" else [args.name]
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
         options = {"train": {"same_epoch_count": args.same_epochs}, "quality": {"preset": args.preset},
-                   "moments": {"time_limit": args.time_limit}}.get(name, {})
+                   "moments": {"time_limit": args.time_limit},
+                   "candidates": {"variants": args.vary, "sets": args.sets, "seeds": args.seeds}}.get(name, {})
         module.run(out_dir=Path(args.out), quick=args.quick, **options)
     return 0
 

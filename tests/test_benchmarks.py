@@ -64,6 +64,40 @@ def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
     assert result["sets"]["synthetic"]["methods"]["thumbnail"]["train_seconds"] == 0
 
 
+def test_candidates_are_scored_on_validation_splits_per_seed_and_accumulate(tmp_path):
+    out, env = tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")}
+    command = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "candidates", "--quick", "--out", str(out)]
+    first = subprocess.run(command + ["--vary", "frame_step=3,crop_scale=0.8", "--sets", "motion_families",
+                                      "--seeds", "1,2"], capture_output=True, text=True, env=env, timeout=1200)
+    assert first.returncode == 0, first.stderr[-3000:]
+    result = json.loads((out / "candidates.json").read_text())
+    variant = "crop_scale=0.8,frame_step=3"
+    assert set(result["cells"]) == {"default", variant}
+    assert result["fields"][variant] == {"frame_step": 3, "crop_scale": 0.8}
+    for cells in result["cells"].values():
+        assert set(cells["motion_families"]) == {"1", "2"}  # one run per seed
+        assert all(0 <= c["precision@5"] <= 1 and c["train_seconds"] > 0 for c in cells["motion_families"].values())
+    trained = json.loads((tmp_path / "home" / "bench-quality" / "quick" / "candidates" / "candidate_crop_scale_0.8_frame_step_3"
+                          / "motion_families" / "1" / "metadata.json").read_text())
+    assert trained["frame_step"] == 3 and trained["clips"]["val"] > 0  # the variant itself, early-stopped on val
+    second = subprocess.run(command + ["--sets", "across_recordings", "--seeds", "1"], capture_output=True, text=True,
+                            env=env, timeout=1200)
+    assert second.returncode == 0, second.stderr[-3000:]
+    result = json.loads((out / "candidates.json").read_text())
+    assert set(result["cells"]["default"]) == {"motion_families", "across_recordings"}  # added to, not replaced
+    table = (out / "candidates.md").read_text()
+    assert f"| `{variant}` |" in table and "(0." in table and "worst set" in table
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_quality  # quality.md carries the candidates beside the test numbers
+
+    quality = bench_quality.markdown(json.loads((ROOT / "benchmarks" / "quality.json").read_text()), result)
+    assert "## What was tried" in quality and f"| `{variant}` |" in quality
+    for bad, says in ((["--vary", "frame_step=x"], "'x' is not of type int"), (["--vary", "nope=1"], "field of the preset"),
+                      (["--vary", "inputs=rgb"], "inputs must be one of"), (["--sets", "test_set"], "unknown set")):
+        run = subprocess.run(command + bad, capture_output=True, text=True, env=env, timeout=300)
+        assert run.returncode == 2 and says in run.stderr.strip().splitlines()[-1] and "Traceback" not in run.stderr
+
+
 def test_scale_benchmark_reports_every_size_and_backend(tmp_path):
     result = _run_benchmark("scale", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
     assert set(result["setup"]) == {"300", "1000"}
