@@ -56,6 +56,34 @@ The test run after these choices (``benchmarks/quality.md``, P@5): synthetic 0.9
 families 0.605, same recording 0.897, across recordings 0.804 (mean of both folds; ``tutorial``
 0.621, thumbnail 0.208); copies P@1 0.964, its 4 misses all cropped borders, where an untrained
 network and a thumbnail reach 0.991.
+
+After the test run, validation splits only. On motion families, 67 % of the wrong top-5
+neighbours (110 of 164, val and test queries) are the mirror of the right class: clockwise for
+anticlockwise, zoom in for out, left for right. The network finds the family but not the
+direction. Measured by hand, motion-families validation P@5 (the test run's model: 0.595):
+
+| candidate | motion families | elsewhere |
+|---|---|---|
+| colour-blind direction cues beside the differences (``-It*Ix``, ``-It*Iy`` of a blurred pair) | 0.465 | – |
+| initialised from the synthetic set's trained network | 0.550 | same recording 0.956 |
+| a self-supervised head: was the clip reversed, mirrored (half of each) | 0.320 | its loop without: 0.500 |
+| the same, a quarter reversed, no mirroring | 0.495 | its loop without: 0.500 |
+| 1, 5 or 8 clips averaged instead of 3 (no retraining) | 0.565-0.590 | copies P@1 0.946-0.973 |
+| a centre crop's vector averaged in (no retraining) | 0.600 | across recordings 0.825 -> 0.658 |
+| block 2's pooled vector beside block 4's (no retraining) | 0.455 | synthetic 0.986 -> 0.932 |
+| dense optical flow (Farneback) on a 4x4 grid, divergence, curl; no network | 0.365 | – |
+
+Sampling and inputs through ``python scripts/benchmark.py candidates`` (several seeds per
+candidate; ``benchmarks/candidates.md``). The control, the default unchanged, scored 0.390 and
+0.430 with seeds 42 and 43; seed 42 gave 0.595 when the test run trained it and 0.480 another
+time (parallel threads make runs differ): one configuration spans 0.39-0.60. The same-recording
+validation split cannot separate candidates (1.000 for every sampling). Frames 3 apart instead of 5: 0.445; 10 apart: 0.483 (across
+recordings 0.742, the control 0.633 here and 0.817 in the test run), rejected as well because its
+2.8 s clips outrun short videos, which then repeat their last frame; differences only: 0.417
+(same recording 0.856, the control 1.000).
+
+Not solved: with 12 training clips per class and appearance drawn at random, no candidate
+leaves the band that seeds alone span, so the default is unchanged.
 """
 
 from __future__ import annotations
