@@ -7,8 +7,8 @@ A candidate is the default preset with some fields changed (``--vary field=value
 tuples as ``16-32-64``). Each candidate, and the unchanged default as the control, is trained on
 each set's train split once per seed, embedded by the product's own path, and scored by P@1 and
 P@5 of the validation clips against the train gallery. ``across_recordings`` has no validation
-split: its second fold's test split stands in (the first fold's is the one reported), as when the
-default was chosen. Cells accumulate in ``candidates.json`` (re-running a cell replaces it), so
+split: its second fold's test split stands in, as when the default was chosen (the quality
+table's across-recordings row averages both folds, so it is not independent of that choice). Cells accumulate in ``candidates.json`` (re-running a cell replaces it), so
 runs on different days add up; ``candidates.md`` gives each candidate's mean and range over seeds
 per set and its worst set. Compare a candidate with the control's range, not its single number:
 on small sets one configuration moves by a tenth between seeds.
