@@ -105,19 +105,6 @@ def _validation_root(name: str, roots: dict) -> Path:
     return roots[name][1] if name == "across_recordings" else roots[name][0]
 
 
-def _score(dataset, field: str, query_tag: str) -> dict:
-    from fiftyone_videorec import config
-    from fiftyone_videorec.evaluation import evaluate_vectors
-
-    def vectors(tag):
-        view = dataset.match_tags(tag).exists(field)
-        values, labels = view.values([field, f"{config.LABEL_FIELD}.label"])
-        return np.stack(values), labels
-
-    metrics = evaluate_vectors(*vectors(query_tag), *vectors(config.TRAIN_TAG), k=(1, 5)).metrics
-    return {"precision@1": round(metrics["precision@1"], 3), "precision@5": round(metrics["precision@5"], 3)}
-
-
 def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: list[str] | None = None,
         seeds: list[int] | None = None) -> dict:
     import bench_quality
@@ -150,7 +137,8 @@ def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: li
                 meta = train(dataset.name, folder, preset=presets[name], seed=seed, epochs=2 if quick else None).metadata
                 field = "candidate_embedding"
                 embed_dataset(dataset, folder, field=field, force=True)
-                cell = _score(dataset, field, query_tag) | {"train_seconds": meta["train_seconds"],
+                scores = bench_quality.retrieval_scores(dataset, field, query_tag)
+                cell = {m: scores[m] for m in ("precision@1", "precision@5")} | {"train_seconds": meta["train_seconds"],
                                                              "seconds": round(time.perf_counter() - started, 1)}
                 report["fields"][name] = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
                 report["cells"].setdefault(name, {}).setdefault(set_name, {})[str(seed)] = cell

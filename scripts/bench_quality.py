@@ -92,11 +92,13 @@ def _vectors(dataset, field: str, tag: str):
     return np.stack(vectors), labels
 
 
-def _scores(dataset, field: str) -> dict:
+def retrieval_scores(dataset, field: str, query_tag: str | None = None) -> dict:
+    """P@1, P@5, mAP@10 of the ``query_tag`` clips (default: test) against the train gallery."""
     from fiftyone_videorec import config
     from fiftyone_videorec.evaluation import evaluate_vectors
 
-    query, gallery = _vectors(dataset, field, config.TEST_TAG), _vectors(dataset, field, config.TRAIN_TAG)
+    query = _vectors(dataset, field, query_tag or config.TEST_TAG)
+    gallery = _vectors(dataset, field, config.TRAIN_TAG)
     report = evaluate_vectors(*query, *gallery, k=(1, 5, 10))
     return {name: round(report.metrics[name], 3) for name in METRICS} | {
         "chance_precision@1": round(report.metrics["chance_precision@1"], 3)}
@@ -150,7 +152,7 @@ def run_set(name: str, dataset, work: Path, models: dict, preset: str, epochs: i
                     row["epochs"] = meta["epochs_trained"]
             row["train_seconds"] = round(models[method][1], 1)
             row |= _embed(dataset, models[method][0], field)
-        row |= _scores(dataset, field)
+        row |= retrieval_scores(dataset, field)
         rows[method] = row
         print(f"  {name:<18} {method:<10} " + "  ".join(f"{m} {row[m]:.3f}" for m in METRICS)
               + f"  train {row['train_seconds']:.0f} s  embed {row['embed_clips_per_s']:.1f} clips/s", flush=True)
