@@ -55,6 +55,7 @@ SYNTHETIC_DATASET = "videorec-synthetic"
 LABEL_FIELD = "ground_truth"
 PREDICTION_FIELD = "predictions"
 EMBEDDINGS_FIELD = "videorec_embedding"
+PRETRAINED_FIELD = "videorec_pretrained"  # the built-in ImageNet model's vectors (the demo's before-training figure)
 EMBED_ERROR_FIELD = "videorec_embed_error"
 IMPORT_WARNING_FIELD = "videorec_import_warning"  # e.g. a truncated file, imported but named
 SIMILARITY_SCORE_FIELD = "videorec_similarity"
@@ -77,6 +78,16 @@ DEFAULT_BATCH_SIZE = 8
 # Test-time clips averaged per video. Chosen by measurement (benchmarks/train.md, "clip averaging"):
 # 3 evenly spaced clips lift test-vs-train precision@5 over 1, at one decode pass per video.
 DEFAULT_CLIPS = 3
+
+# --- the ImageNet frame network (backbone.py) ------------------------------------------------------
+# Frames per video and their side in pixels, chosen on validation splits (benchmarks/embed.md,
+# "frames x size"); the appearance weight of the trained default's fused vector likewise
+# (benchmarks/candidates.md).
+APPEARANCE_FRAMES = 4
+APPEARANCE_SIZE = 160
+APPEARANCE_WEIGHT = 0.5  # cosine of the fused vector = weight * appearance + (1 - weight) * motion
+APPEARANCE_WEIGHT_GRID = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)  # "auto" picks one on the validation clips (fusion.py)
+APPEARANCE_MOMENT_STEP = 5  # the built-in model samples moments every 5 frames at 25 fps (5 per second)
 
 # --- moments (windows inside long videos) -------------------------------------------------------
 MOMENTS_FIELD = "videorec_moments"  # TemporalDetections; the index is "<field>_sim", settings "<field>_settings"

@@ -1,8 +1,8 @@
-"""The FiftyOne Model wrapper: clip embeddings (head removed) and class predictions from a model folder.
+"""The FiftyOne Model wrapper: video embeddings and class predictions from a model folder or ``pretrained``.
 
-``dataset.compute_embeddings(load_model(DIR), embeddings_field=...)`` and
+``dataset.compute_embeddings(load_model(DIR or "pretrained"), embeddings_field=...)`` and
 ``dataset.apply_model(model, label_field=...)`` work like any FiftyOne video model; the model
-decodes with :func:`fiftyone_videorec.frames.read_clips` from the sample's file (the reader
+decodes with :func:`fiftyone_videorec.frames.read_views` from the sample's file (the reader
 FiftyOne passes is used only for its path). :func:`embed_dataset` is the fast path the CLI uses:
 clips decoded by a thread pool ahead of the network, batched, failures recorded per sample.
 FiftyOne 1.22 runs video models one sample at a time and opens an ffmpeg reader for each, which
@@ -18,13 +18,10 @@ a sample marked done with another model's vector.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
 
@@ -33,56 +30,62 @@ import fiftyone.core.models as fom
 from . import config
 from .errors import VideorecError
 from .fields import check_vector_field, fingerprint_field, record_model
-from .frames import read_clips
+from .frames import Views, read_views
+from .model_folder import (METADATA_FILE, MODEL_FILE, PRETRAINED, appearance_weight, is_model_folder,
+                           model_fingerprint, read_metadata, resolve)
 from .progress import ProgressFn
-from .vectors import mean_of_clips
-
-
-def model_fingerprint(model_dir, clips: int | None = None) -> str:
-    """Return a short hash of a model folder's weights and every setting that changes its vectors.
-
-    Reads the files only (no TensorFlow), so job planning can compare it cheaply.
-    """
-    from .model import METADATA_FILE, MODEL_FILE, SAMPLING
-
-    model_dir = Path(model_dir)
-    try:
-        metadata = json.loads((model_dir / METADATA_FILE).read_text())
-        digest = hashlib.sha256()
-        with open(model_dir / MODEL_FILE, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except (OSError, ValueError) as e:
-        raise VideorecError(f"{model_dir} is not a readable videorec model folder ({type(e).__name__})") from None
-    settings = {key: metadata.get(key) for key in SAMPLING}
-    settings["clips"] = int(config.DEFAULT_CLIPS if clips is None else clips)
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    return digest.hexdigest()[:16]
+from .vectors import fuse, l2_normalize, mean_of_clips
 
 
 class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
-    """A trained (2+1)D ResNet as a FiftyOne video model: ``embed`` gives the pooled vector."""
+    """A model folder as a FiftyOne video model: ``embed`` gives the video's unit vector.
+
+    Three kinds of folder: a trained (2+1)D network alone (motion), the built-in ``pretrained``
+    model (ImageNet frame features alone: appearance), or a trained network fused with the frame
+    features (the default). A fused vector is ``[sqrt(w) * appearance, sqrt(1 - w) * motion]`` of
+    the two unit vectors, so its cosine is ``w * appearance cosine + (1 - w) * motion cosine``.
+    One decode pass per video serves both streams.
+    """
 
     def __init__(self, model_dir, clips: int | None = None, batch_size: int | None = None):
-        from .model import load_trained
-
-        import keras
-
-        self.model_dir = Path(model_dir)
+        self.model_dir = resolve(model_dir)
         if not self.model_dir.is_dir():
             raise VideorecError(f"model folder {self.model_dir} does not exist")
-        trained = load_trained(self.model_dir)
-        self.metadata = trained.metadata
-        self.class_names = list(trained.metadata.get("class_names") or [])
         self.clips = int(config.DEFAULT_CLIPS if clips is None else clips)  # 0 is an error, not "default"
         self.batch_size = int(config.DEFAULT_BATCH_SIZE if batch_size is None else batch_size)
         if self.clips < 1 or self.batch_size < 1:
             raise VideorecError(f"clips and batch size must be at least 1, got {self.clips} and {self.batch_size}")
-        classifier = trained.classifier
-        self._network = keras.Model(classifier.input, [trained.embedder.output, classifier.output])
-        self._forward = None  # the compiled inference call, made on first use
+        if not is_model_folder(self.model_dir):
+            raise VideorecError(f"{self.model_dir} is not a videorec model folder (expected {MODEL_FILE} and "
+                                f"{METADATA_FILE}), nor the built-in name '{PRETRAINED}'")
+        metadata = read_metadata(self.model_dir)
+        self._network = None
+        if metadata.get("kind") != PRETRAINED:
+            import keras
+
+            from .model import load_trained
+
+            trained = load_trained(self.model_dir)
+            metadata = trained.metadata
+            self._network = keras.Model(trained.classifier.input, [trained.embedder.output, trained.classifier.output])
+        self.metadata = metadata
+        self.class_names = list(metadata.get("class_names") or [])
+        appearance = metadata.get("appearance") or {}
+        self.appearance_weight = appearance_weight(metadata)
+        self.frame_spec = (int(appearance["frames"]), int(appearance["image_size"])) if self.appearance_weight else None
+        self._backbone = None
+        if self.frame_spec:
+            from .backbone import load_backbone
+
+            self._backbone = load_backbone(self.frame_spec[1])
+        self._forward = self._frame_forward = None  # the compiled inference calls, made on first use
         self._fingerprint = None
         self.config = None
+
+    @property
+    def has_motion(self) -> bool:
+        """True when a trained (2+1)D network is part of the model."""
+        return self._network is not None
 
     @property
     def fingerprint(self) -> str:
@@ -118,17 +121,21 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
 
     @property
     def has_logits(self) -> bool:
-        return True
+        return self.has_motion
 
-    def read(self, video) -> np.ndarray:
-        """Return ``(clips, n_frames, S, S, 3)`` uint8 clips of a path or a FiftyOne video reader."""
-        path = getattr(video, "inpath", video)
+    @property
+    def clip_spec(self) -> tuple | None:
+        """``(n_frames, frame_step, image_size, clips, reference_fps)`` of the motion clips, or None."""
         m = self.metadata
-        return read_clips(str(path), m["n_frames"], m["frame_step"], m["image_size"], clips=self.clips,
-                          reference_fps=m.get("reference_fps"))
+        return (m["n_frames"], m["frame_step"], m["image_size"], self.clips, m.get("reference_fps")) \
+            if self.has_motion else None
 
-    def run(self, clip_stacks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Return (L2-normalised embeddings, mean logits), one row per video, for stacks of clips."""
+    def read(self, video) -> Views:
+        """Return the motion clips and appearance frames of a path or a FiftyOne video reader."""
+        return read_views(str(getattr(video, "inpath", video)), self.clip_spec, self.frame_spec)
+
+    def motion_vectors(self, clip_stacks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (unit motion vectors, mean logits), one row per video, for stacks of clips."""
         flat = np.concatenate(clip_stacks)
         if self._forward is None:  # a traced graph: eager calls cost more than the small network itself
             import tensorflow as tf
@@ -144,12 +151,48 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         per_video_logits = np.stack([logits[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
         return mean_of_clips(vectors, [len(s) for s in clip_stacks]), per_video_logits
 
+    def frame_features(self, frames: np.ndarray) -> np.ndarray:
+        """Return the unit ImageNet feature of each ``(A, A, 3)`` uint8 frame, ``(len(frames), 1280)``."""
+        if self._frame_forward is None:
+            import tensorflow as tf
+
+            self._frame_forward = tf.function(lambda x: self._backbone(x, training=False)[0], reduce_retracing=True)
+        batch = max(self.batch_size, 16)
+        out = [np.asarray(self._frame_forward(frames[i:i + batch]), np.float32) for i in range(0, len(frames), batch)]
+        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, 1280), np.float32)
+
+    def appearance_vectors(self, frame_stacks: list[np.ndarray]) -> np.ndarray:
+        """Return one unit appearance vector per video: the mean of its frames' unit features."""
+        return mean_of_clips(self.frame_features(np.concatenate(frame_stacks)), [len(s) for s in frame_stacks])
+
+    def fuse(self, appearance: np.ndarray | None, motion: np.ndarray | None) -> np.ndarray:
+        """Return the model's unit vectors from its streams' unit vectors (rows are videos)."""
+        return fuse(appearance, motion, self.appearance_weight)
+
+    def run(self, inputs: list) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return (unit vectors, mean logits or None), one row per video, for :class:`Views` or clip arrays."""
+        views = [v if isinstance(v, Views) else self._as_views(v) for v in inputs]
+        motion = logits = appearance = None
+        if self.has_motion:
+            motion, logits = self.motion_vectors([v.clips for v in views])
+        if self.frame_spec:
+            appearance = self.appearance_vectors([v.frames for v in views])
+        return self.fuse(appearance, motion), logits
+
+    def _as_views(self, array: np.ndarray) -> Views:
+        """An array argument: clips (or one clip) for a motion-only model, frames for ``pretrained``."""
+        if self.has_motion and self.frame_spec:
+            raise VideorecError("this model joins motion and appearance: give it a file or read(path)'s Views")
+        if self.has_motion:
+            return Views(array[None] if array.ndim == 4 else array, None)
+        return Views(None, array[None] if array.ndim == 3 else array)
+
     def embed(self, arg) -> np.ndarray:
-        """Return the embedding of one video (a path, a FiftyOne video reader or a clip array)."""
+        """Return the embedding of one video (a path, a FiftyOne video reader, Views or an array)."""
         return self.embed_all([arg])[0]
 
     def embed_all(self, args) -> np.ndarray:
-        return self.run([_as_clips(a) if isinstance(a, np.ndarray) else self.read(a) for a in args])[0]
+        return self.run([a if isinstance(a, (np.ndarray, Views)) else self.read(a) for a in args])[0]
 
     def predict(self, arg):
         return self.predict_all([arg])[0]
@@ -157,7 +200,10 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
     def predict_all(self, args):
         import fiftyone as fo
 
-        _, logits = self.run([_as_clips(a) if isinstance(a, np.ndarray) else self.read(a) for a in args])
+        if not self.has_motion:
+            raise VideorecError("the built-in 'pretrained' model was not trained on your labels and predicts no "
+                                "class; train a model to predict")
+        _, logits = self.run([a if isinstance(a, (np.ndarray, Views)) else self.read(a) for a in args])
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         names = self.class_names or [str(i) for i in range(logits.shape[1])]
@@ -165,12 +211,9 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
                 for p, lg in zip(probs, logits)]
 
 
-def _as_clips(array: np.ndarray) -> np.ndarray:
-    return array[None] if array.ndim == 4 else array
-
-
 def load_model(model_dir, clips: int | None = None, batch_size: int | None = None) -> VideoEmbeddingModel:
-    """Return the FiftyOne Model for a trained model folder (one-line error if it is not one)."""
+    """Return the FiftyOne Model for a model folder or a built-in name such as ``"pretrained"``
+    (one-line error if it is neither)."""
     return VideoEmbeddingModel(model_dir, clips=clips, batch_size=batch_size)
 
 
@@ -184,11 +227,9 @@ def shared_model(model_dir, clips: int | None = None, batch_size: int | None = N
     pays for loading the network and tracing its inference graph; a retrained model (a new file
     time or size) is loaded afresh.
     """
-    from .model import MODEL_FILE
-
-    folder = Path(model_dir).resolve()
+    folder = resolve(model_dir).resolve()
     try:
-        stat = (folder / MODEL_FILE).stat()
+        stat = (folder / MODEL_FILE if (folder / MODEL_FILE).is_file() else folder / METADATA_FILE).stat()
     except OSError:
         return load_model(model_dir, clips=clips, batch_size=batch_size)  # its one-line error
     key = (str(folder), stat.st_mtime_ns, stat.st_size, clips, batch_size)
@@ -228,16 +269,22 @@ def _prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
         yield result
 
 
-def embed_dataset(dataset_or_view, model_dir, field: str = config.EMBEDDINGS_FIELD, batch_size: int | None = None,
+def embed_dataset(dataset_or_view, model, field: str = config.EMBEDDINGS_FIELD, batch_size: int | None = None,
                   clips: int | None = None, progress: ProgressFn | None = None, workers: int = 4,
                   force: bool = False, shard: tuple[int, int] | None = None) -> EmbedSummary:
     """Embed the samples that lack a vector from this model into ``field``; ``force`` embeds all.
 
-    Undecodable samples get a reason in ``config.EMBED_ERROR_FIELD`` (and are tried again next
-    time). ``shard=(i, n)`` embeds only the samples :func:`shard_of` puts in slice ``i`` of ``n``.
-    Decoding runs in a thread pool ahead of inference; vectors are written in batches.
+    ``model`` is a model folder, a built-in name (``"pretrained"``) or a loaded
+    :class:`VideoEmbeddingModel` (reused as it is: ``clips`` and ``batch_size`` must then be left
+    out). Undecodable samples get a reason in ``config.EMBED_ERROR_FIELD`` (and are tried again
+    next time). ``shard=(i, n)`` embeds only the samples :func:`shard_of` puts in slice ``i`` of
+    ``n``. Decoding runs in a thread pool ahead of inference; vectors are written in batches.
     """
-    model = load_model(model_dir, clips=clips, batch_size=batch_size)
+    if isinstance(model, VideoEmbeddingModel):
+        if clips is not None or batch_size is not None:
+            raise VideorecError("clips and batch size are set when a model is loaded; load_model(..., clips=N) instead")
+    else:
+        model = load_model(model, clips=clips, batch_size=batch_size)
     return embed_samples(dataset_or_view, model, field=field, progress=progress, workers=workers, force=force,
                          shard=shard)
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import config
-from .embedder import model_fingerprint, samples_to_embed, shard_of
+from .embedder import samples_to_embed, shard_of
+from .model_folder import model_fingerprint
 from .errors import VideorecError
 
 EMBED_OPERATOR = f"{config.PLUGIN_NAME}/compute_video_embeddings"

@@ -98,20 +98,31 @@ def read_frames(path, indices, image_size: int) -> np.ndarray:
 
 def _read(path, cap: cv2.VideoCapture, indices, image_size: int) -> np.ndarray:
     """:func:`read_frames` from an already open ``cap`` (released here)."""
+    got = _read_prepared(path, cap, indices, lambda _, frame: letterbox(frame, image_size), image_size)
+    last = got[max(got)]
+    return np.stack([got.get(int(i), last) for i in indices])
+
+
+def _read_prepared(path, cap: cv2.VideoCapture, indices, prepare, decode_size: int) -> dict:
+    """Return ``{index: prepare(index, BGR frame)}`` for the frames at ``indices`` that exist.
+
+    One forward pass over the file (``cap`` is released here): JPEG packets scaled down in the DCT
+    as far as ``decode_size`` allows, else FFmpeg's decoder. Raises :class:`DecodeError` when no
+    frame decodes.
+    """
     wanted = sorted(set(int(i) for i in indices))
     try:
-        got = _jpeg_packets(cap, wanted, image_size)
+        got = _jpeg_packets(cap, wanted, prepare, decode_size)
         if got is None:
             if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # not plain JPEGs after all: start again with FFmpeg
                 cap.release()
                 cap = _open(path)
-            got = _decoded(cap, wanted, image_size)
+            got = _decoded(cap, wanted, prepare)
     finally:
         cap.release()
     if not got:
         raise DecodeError(path, "no frame could be decoded")
-    last = got[max(got)]
-    return np.stack([got.get(int(i), last) for i in indices])
+    return got
 
 
 def _scan(cap: cv2.VideoCapture, wanted: list[int]):
@@ -129,15 +140,15 @@ def _scan(cap: cv2.VideoCapture, wanted: list[int]):
         yield target, data
 
 
-def _decoded(cap: cv2.VideoCapture, wanted: list[int], image_size: int) -> dict[int, np.ndarray]:
-    return {i: letterbox(frame, image_size) for i, frame in _scan(cap, wanted)}
+def _decoded(cap: cv2.VideoCapture, wanted, prepare) -> dict:
+    return {i: prepare(i, frame) for i, frame in _scan(cap, wanted)}
 
 
 def read_decoded(path, wanted: list[int], image_size: int) -> dict[int, np.ndarray]:
     """Return ``{index: letterboxed RGB frame}`` decoded by OpenCV's FFmpeg backend (any codec)."""
     cap = _open(path)
     try:
-        return _decoded(cap, wanted, image_size)
+        return _decoded(cap, wanted, lambda _, frame: letterbox(frame, image_size))
     finally:
         cap.release()
 
@@ -158,10 +169,10 @@ def jpeg_decode_flag(width: int, height: int, image_size: int) -> int:
     return cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 
-def _jpeg_packets(cap: cv2.VideoCapture, wanted: list[int], image_size: int) -> dict[int, np.ndarray] | None:
+def _jpeg_packets(cap: cv2.VideoCapture, wanted, prepare, decode_size: int) -> dict | None:
     if _fourcc(cap) not in JPEG_FOURCCS or not cap.set(cv2.CAP_PROP_FORMAT, -1):  # raw packets, not frames
         return None
-    flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), image_size)
+    flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), decode_size)
     got = {}
     for index, packet in _scan(cap, wanted):
         try:
@@ -170,7 +181,7 @@ def _jpeg_packets(cap: cv2.VideoCapture, wanted: list[int], image_size: int) -> 
             frame = None
         if frame is None:
             return None
-        got[index] = letterbox(frame, image_size)
+        got[index] = prepare(index, frame)
     return got
 
 
@@ -182,7 +193,7 @@ def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.
     """
     cap = _open(path)
     try:
-        return _jpeg_packets(cap, wanted, image_size)
+        return _jpeg_packets(cap, wanted, lambda _, frame: letterbox(frame, image_size), image_size)
     finally:
         cap.release()
 
@@ -225,6 +236,69 @@ def read_clips(path, n_frames: int, frame_step: int, image_size: int, clips: int
     return frames.reshape(clips, n_frames, image_size, image_size, 3)
 
 
+def frame_positions(total_frames: int, count: int) -> list[int]:
+    """Return ``count`` frame indices evenly spread over a video (the middle of ``count`` equal parts).
+
+    A video that reports no frame count gets frames one second apart at 25 fps from its start
+    (the decoder stops at the end; missing ones repeat the last decoded frame).
+    """
+    if total_frames <= 0:
+        return [25 * i for i in range(count)]
+    return [min(total_frames - 1, int((i + 0.5) * total_frames / count)) for i in range(count)]
+
+
+class Views(NamedTuple):
+    """What one decode pass gives a model: motion clips and appearance frames (either may be None)."""
+
+    clips: np.ndarray | None  # (clips, n_frames, S, S, 3) uint8 RGB, letterboxed
+    frames: np.ndarray | None  # (frames, A, A, 3) uint8 RGB, centre squares
+
+
+def read_views(path, clip_spec: tuple | None = None, frame_spec: tuple[int, int] | None = None) -> Views:
+    """Return a video's motion clips and appearance frames from one decode pass.
+
+    ``clip_spec`` is ``(n_frames, frame_step, image_size, clips, reference_fps)`` as for
+    :func:`read_clips` (same frames, same letterbox); ``frame_spec`` is ``(count, size)``: that many
+    frames evenly spread over the video (:func:`frame_positions`), each its centre square at
+    ``size`` pixels.
+    """
+    from .backbone import prepare_frame
+
+    cap = _open(path)
+    total = _frame_count(cap)
+    wanted: dict[int, set] = {}
+    clip_index = frame_index = []
+    if clip_spec is not None:
+        n_frames, frame_step, image_size, clips, reference_fps = clip_spec
+        step = step_for_rate(frame_step, _fps(cap), reference_fps)
+        clip_index = [i for s in clip_starts(total, n_frames, step, clips) for i in clip_indices(s, n_frames, step)]
+        for i in clip_index:
+            wanted.setdefault(i, set()).add("clip")
+    if frame_spec is not None:
+        frame_index = frame_positions(total, frame_spec[0])
+        for i in frame_index:
+            wanted.setdefault(i, set()).add("frame")
+
+    def prepare(index, frame):
+        kinds = wanted.get(index, ())
+        return (letterbox(frame, clip_spec[2]) if "clip" in kinds else None,
+                prepare_frame(frame, frame_spec[1]) if "frame" in kinds else None)
+
+    decode_size = max(clip_spec[2] if clip_spec else 0, frame_spec[1] if frame_spec else 0)
+    got = _read_prepared(path, cap, list(wanted), prepare, decode_size)
+
+    def pick(indices, slot):
+        have = [i for i in sorted(got) if got[i][slot] is not None]
+        if not have:
+            raise DecodeError(path, "no frame could be decoded")
+        last = got[have[-1]][slot]
+        return np.stack([got[i][slot] if i in got and got[i][slot] is not None else last for i in indices])
+
+    clips_out = pick(clip_index, 0).reshape(clip_spec[3], clip_spec[0], clip_spec[2], clip_spec[2], 3) \
+        if clip_spec is not None else None
+    return Views(clips_out, pick(frame_index, 1) if frame_spec is not None else None)
+
+
 # --- whole videos, for moment search -------------------------------------------------------------
 class SampledVideo(NamedTuple):
     """A whole video decoded at a model's sampling rate (see :func:`read_sampled`)."""
@@ -233,6 +307,7 @@ class SampledVideo(NamedTuple):
     times: np.ndarray  # (samples,) seconds of each sample from the start of the video
     fps: float  # the video's frame rate (``reference_fps`` or ``default_fps`` when it reports none)
     duration: float  # seconds
+    crops: np.ndarray | None = None  # (samples, A, A, 3) uint8 RGB centre squares, when asked for
 
 
 def _every(step: float):
@@ -243,14 +318,22 @@ def _every(step: float):
         i += 1
 
 
-def read_sampled(path, frame_step: int, image_size: int, reference_fps: float | None = None,
-                 default_fps: float = 25.0) -> SampledVideo:
+def read_sampled(path, frame_step: int, image_size: int | None, reference_fps: float | None = None,
+                 default_fps: float = 25.0, crop_size: int | None = None) -> SampledVideo:
     """Return the whole video sampled every ``frame_step`` frames (scaled as :func:`read_clips` does), in one pass.
 
     ``n_frames`` consecutive samples from here are exactly a clip the model was trained on, so every
     clip of a long video can be cut from one decode. Videos without a frame rate are timed at
-    ``reference_fps`` (else ``default_fps``). Raises :class:`DecodeError` when no frame decodes.
+    ``reference_fps`` (else ``default_fps``). With ``crop_size``, each sample's centre square at that
+    size comes too (``crops``; and ``frames`` when ``image_size`` is None). Raises
+    :class:`DecodeError` when no frame decodes.
     """
+    from .backbone import prepare_frame
+
+    def prepare(_, frame):
+        return (letterbox(frame, image_size) if image_size else None,
+                prepare_frame(frame, crop_size) if crop_size else None)
+
     cap = _open(path)
     fps = _fps(cap)
     step = step_for_rate(frame_step, fps, reference_fps)
@@ -260,12 +343,12 @@ def read_sampled(path, frame_step: int, image_size: int, reference_fps: float | 
         return _every(step) if total == 0 else (round(i * step) for i in range(int(np.ceil(total / step))))
 
     try:
-        got = _jpeg_packets(cap, wanted(), image_size)
+        got = _jpeg_packets(cap, wanted(), prepare, max(image_size or 0, crop_size or 0))
         if got is None:
             if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # raw packets were not plain JPEGs: FFmpeg's decoder
                 cap.release()
                 cap = _open(path)
-            got = _decoded(cap, wanted(), image_size)
+            got = _decoded(cap, wanted(), prepare)
     finally:
         cap.release()
     if not got:
@@ -273,5 +356,6 @@ def read_sampled(path, frame_step: int, image_size: int, reference_fps: float | 
     rate = fps or reference_fps or default_fps
     indices = sorted(got)
     frames_seen = total if total and indices[-1] + step >= total else indices[-1] + 1
-    return SampledVideo(np.stack([got[i] for i in indices]), np.asarray(indices, float) / rate, rate,
-                        frames_seen / rate)
+    crops = np.stack([got[i][1] for i in indices]) if crop_size else None
+    frames = np.stack([got[i][0] for i in indices]) if image_size else crops
+    return SampledVideo(frames, np.asarray(indices, float) / rate, rate, frames_seen / rate, crops)

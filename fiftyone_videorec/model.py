@@ -99,9 +99,7 @@ from . import config
 from .errors import VideorecError
 from .layers import Conv2Plus1D, FrameDifference, ResidualBlock, ResizeVideo
 
-MODEL_FILE = "model.keras"
-SAMPLING = ("n_frames", "frame_step", "image_size", "reference_fps")  # what the embedder needs to read clips
-METADATA_FILE = "metadata.json"
+from .model_folder import METADATA_FILE, MODEL_FILE, SAMPLING  # noqa: F401 (one place for the file names)
 
 
 @dataclass(frozen=True)
@@ -124,13 +122,15 @@ class Preset:
     time_limit_s: float | None = None  # training stops before an epoch that would pass this many seconds
     crop_scale: float = 1.0  # training: random crops keep at least this fraction of each side (1.0: none)
     reference_fps: float | None = None  # frame_step counts frames at this rate; other rates are scaled (None: never)
+    appearance_weight: float | str = 0.0  # > 0 or "auto": the embedding joins the frozen ImageNet frame features (fusion.py)
 
 
 PRESETS: dict[str, Preset] = {
     "tutorial": Preset("tutorial", config.TUTORIAL_N_FRAMES, config.TUTORIAL_FRAME_STEP,
                        config.TUTORIAL_IMAGE_SIZE, epochs=50, learning_rate=1e-4, bn_momentum=0.99),
     "fast": Preset("fast", 8, 5, 64, batch_size=16, epochs=40, min_steps=800, time_limit_s=450,
-                   inputs="two_pathways", norm="batch", crop_scale=0.7, reference_fps=25.0),
+                   inputs="two_pathways", norm="batch", crop_scale=0.7, reference_fps=25.0,
+                   appearance_weight="auto"),
     "motion": Preset("motion", 8, 5, 32, batch_size=16, epochs=40, inputs="differences", norm="batch",
                      reference_fps=25.0),
     "tiny": Preset("tiny", 4, 2, 32, stem_filters=4, widths=(4, 8), batch_size=4, epochs=2),

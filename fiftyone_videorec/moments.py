@@ -29,12 +29,12 @@ import numpy as np
 from . import config
 from .errors import VideorecError
 from .fields import record_model, recorded_model
-from .frames import SampledVideo, clip_starts, read_sampled
+from .frames import SampledVideo
+from .moment_vectors import embed_windows, sample_video
 from .progress import ProgressFn, report
-from .vectors import l2_normalize, mean_of_clips
+from .vectors import l2_normalize
 
 INFO_KEY = "videorec_moments"  # dataset.info[key][field] = the settings the field's index was built with
-EMBED_CHUNK = 64  # clips per network call when embedding one video's windows
 
 
 @dataclass
@@ -97,41 +97,10 @@ def window_bounds(duration: float, window: float, stride: float) -> list[tuple[f
     return [(float(a), float(b)) for a, b in bounds]
 
 
-def _clip(frames: np.ndarray, start: int, n_frames: int) -> np.ndarray:
-    """``n_frames`` samples from ``start``; past the end, the last frame repeats (as in ``read_clip``)."""
-    clip = frames[start:start + n_frames]
-    if len(clip) < n_frames:
-        clip = np.concatenate([clip, np.repeat(clip[-1:], n_frames - len(clip), axis=0)])
-    return clip
-
-
-def embed_windows(model, video: SampledVideo, bounds: list[tuple[float, float]], clips: int) -> np.ndarray:
-    """Return one unit vector per window: the mean of ``clips`` clips inside it, each clip embedded once.
-
-    Overlapping windows share clips that start on the same sample.
-    """
-    n_frames = int(model.metadata["n_frames"])
-    last_start = max(0, len(video.frames) - n_frames)
-    per_window = []
-    for a, b in bounds:
-        first, stop = np.searchsorted(video.times, [a - 1e-6, b - 1e-6])
-        starts = clip_starts(int(stop - first), n_frames, 1, clips)
-        per_window.append([min(int(first) + s, last_start) for s in starts])
-    unique = sorted({s for starts in per_window for s in starts})
-    row = {s: i for i, s in enumerate(unique)}
-    clip_vectors = []
-    for chunk in range(0, len(unique), EMBED_CHUNK):
-        stacks = [_clip(video.frames, s, n_frames)[None] for s in unique[chunk:chunk + EMBED_CHUNK]]
-        clip_vectors.append(model.run(stacks)[0])
-    clip_vectors = np.concatenate(clip_vectors)
-    flat = [row[s] for starts in per_window for s in starts]
-    return mean_of_clips(clip_vectors[flat], [len(starts) for starts in per_window])
-
-
 def settings_key(model_dir, window: float, stride: float, clips: int) -> str:
     """Return what ``<field>_settings`` holds for videos indexed this way (a re-run skips those);
     a model retrained in the same folder has another fingerprint, so its videos are done again."""
-    from .embedder import model_fingerprint
+    from .model_folder import model_fingerprint
 
     return json.dumps({"model": str(Path(model_dir).resolve()), "weights": model_fingerprint(model_dir, clips=1),
                        "window": float(window), "stride": float(stride), "clips": int(clips)}, sort_keys=True)
@@ -174,11 +143,10 @@ def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WIND
     ids, paths, done = dataset_or_view.values(["id", "filepath", settings_field(field)])
     todo = [(sid, path) for sid, path, was in zip(ids, paths, done) if force or was != settings]
     failed: dict[str, str] = {}
-    m = model.metadata
 
     def decode(path):
         try:
-            return read_sampled(path, m["frame_step"], m["image_size"], m.get("reference_fps")), None
+            return sample_video(model, path), None
         except Exception as e:
             return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
 
@@ -291,8 +259,7 @@ def query_windows(dataset, path, start: float | None = None, end: float | None =
 
     settings = index_settings(dataset, field_name)
     model = shared_model(settings["model"], clips=1, batch_size=32)  # loaded once per process
-    m = model.metadata
-    video = read_sampled(path, m["frame_step"], m["image_size"], m.get("reference_fps"))
+    video = sample_video(model, path)
     first = 0.0 if start is None else float(start)
     last = video.duration if end is None else min(float(end), video.duration)
     if last <= first:

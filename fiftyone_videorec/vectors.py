@@ -35,6 +35,16 @@ def mean_of_clips(vectors: np.ndarray, clips_per_video: int | Sequence[int]) -> 
     return l2_normalize(np.stack([unit[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]))
 
 
+def fuse(appearance: np.ndarray | None, motion: np.ndarray | None, weight: float) -> np.ndarray:
+    """Return unit vectors joining two streams' unit vectors (rows are videos):
+    ``[sqrt(weight) * appearance, sqrt(1 - weight) * motion]``, whose cosine is
+    ``weight * appearance cosine + (1 - weight) * motion cosine``. A missing stream is left out."""
+    if appearance is None or motion is None:
+        return motion if appearance is None else appearance
+    return np.concatenate([np.sqrt(weight) * np.asarray(appearance), np.sqrt(1.0 - weight) * np.asarray(motion)],
+                          axis=1).astype(np.float32)
+
+
 def rank_gallery(query_vectors: np.ndarray, gallery_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(indices, scores)`` of shape (queries, k): the k most cosine-similar gallery rows."""
     sims = l2_normalize(np.asarray(query_vectors, float)) @ l2_normalize(np.asarray(gallery_vectors, float)).T

@@ -74,7 +74,7 @@ def test_clip_averaging_is_normalised_mean(clip_folder, model_dir):
 
     one = load_model(model_dir, clips=1)
     three = load_model(model_dir, clips=3)
-    clips = three.read(clip_folder / "mjpg.avi")
+    clips = three.read(clip_folder / "mjpg.avi").clips
     assert clips.shape[0] == 3
     per_clip = [one.embed(c) for c in clips]
     mean = np.mean(per_clip, axis=0)

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec.cli import main
-from fiftyone_videorec.embedder import embed_dataset, model_fingerprint
+from fiftyone_videorec.embedder import embed_dataset
+from fiftyone_videorec.model_folder import model_fingerprint
 from fiftyone_videorec.fields import fingerprint_field
 
 FIELD = "emb"
