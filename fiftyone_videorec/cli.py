@@ -155,6 +155,10 @@ def _add_train_commands(sub) -> None:
     p.add_argument("--train-tag", default=config.TRAIN_TAG, metavar="TAG")
     p.add_argument("--val-tag", default=config.VAL_TAG, metavar="TAG")
     p.add_argument("--test-tag", default=config.TEST_TAG, metavar="TAG")
+    p.add_argument("--appearance-weight", metavar="W|auto",
+                   help="weight of the frozen ImageNet frame features in the model's vectors, 0 to below 1, or "
+                        "'auto': chosen on the validation clips (0: the trained network alone; default: the "
+                        "preset's, fast: auto)")
     p.set_defaults(handler=_cmd_train, uses_tensorflow=True)
 
 
@@ -163,7 +167,7 @@ def _cmd_train(args) -> int:
 
     result = train(args.dataset, args.out, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
                    resume=args.resume, seed=args.seed, train_tag=args.train_tag, val_tag=args.val_tag,
-                   test_tag=args.test_tag, time_limit=args.time_limit)
+                   test_tag=args.test_tag, time_limit=args.time_limit, appearance_weight=args.appearance_weight)
     meta = result.metadata
     for path, reason in result.skipped.items():
         print(f"skipped {path}: {reason}")

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .frames import DecodeError, clip_indices, probe, read_frames, step_for_rate
+from .frames import DecodeError, clip_indices, clip_starts, probe, read_frames, step_for_rate
 from .model import Preset
 from .progress import ProgressFn, report
+from .vectors import mean_of_clips
 
 logger = logging.getLogger(__name__)
 
@@ -60,22 +61,23 @@ class FrameCache:
         return frames
 
     def load_splits(self, splits: dict, progress: ProgressFn | None = None) -> tuple[dict, dict]:
-        """Decode (or read) every clip of ``{split: (paths, labels)}``; return ``{split: (frames, labels)}``
-        and ``{path: reason}`` for the clips that could not be decoded (skipped, not fatal)."""
+        """Decode (or read) every clip of ``{split: (paths, labels)}``; return ``{split: (frames, labels, paths)}``
+        of the clips decoded and ``{path: reason}`` for those that could not be (skipped, not fatal)."""
         total = sum(len(f) for f, _ in splits.values()) or 1
         loaded, skipped, done = {}, {}, 0
         for name, (paths, labels) in splits.items():
-            frames, kept = [], []
+            frames, kept, kept_paths = [], [], []
             for path, label in zip(paths, labels):
                 try:
                     frames.append(self.frames(path))
                     kept.append(label)
+                    kept_paths.append(path)
                 except DecodeError as e:
                     skipped[path] = e.reason
                     logger.warning("skipping %s: %s", path, e.reason)
                 done += 1
                 report(progress, done / total, f"decoding clips {done}/{total}")
-            loaded[name] = (frames, kept)
+            loaded[name] = (frames, kept, kept_paths)
         return loaded, skipped
 
 
@@ -83,3 +85,12 @@ def center_window(frames: np.ndarray, n_frames: int) -> np.ndarray:
     """Return the middle ``n_frames`` of cached frames (the fixed inference offset)."""
     start = (len(frames) - n_frames) // 2
     return np.asarray(frames[start:start + n_frames])
+
+
+def embed_cached(embedder, frames: list, preset: Preset, clips: int = config.DEFAULT_CLIPS,
+                 batch_size: int = 32) -> np.ndarray:
+    """Return one unit vector per cached video: the mean of ``clips`` evenly spaced unit-length
+    window embeddings, averaged by the same code as the FiftyOne model's ``clips=N``."""
+    n = preset.n_frames
+    windows = np.stack([np.asarray(f[s:s + n]) for f in frames for s in clip_starts(len(f), n, 1, clips)])
+    return mean_of_clips(embedder.predict(windows, batch_size=batch_size, verbose=0).astype(np.float32), clips)

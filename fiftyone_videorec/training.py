@@ -21,7 +21,8 @@ import numpy as np
 
 from . import config
 from .errors import VideorecError
-from .frame_cache import FrameCache, center_window
+from .frame_cache import FrameCache, center_window, embed_cached
+from .fusion import appearance_settings, fit_weight
 from .input_pipeline import clip_dataset
 from .model import Preset, build_model, get_preset, save_trained
 from .progress import ProgressFn, report, scaled
@@ -171,7 +172,8 @@ def _use_accelerator() -> str:
 def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | None = None,
           batch_size: int | None = None, resume: bool = False, seed: int = config.DEFAULT_SEED,
           train_tag: str = config.TRAIN_TAG, val_tag: str = config.VAL_TAG, test_tag: str = config.TEST_TAG,
-          time_limit: float | None = None, progress: ProgressFn | None = None) -> TrainResult:
+          time_limit: float | None = None, appearance_weight: float | str | None = None,
+          progress: ProgressFn | None = None) -> TrainResult:
     """Train ``preset`` on the ``train_tag`` clips of a dataset or view (or a dataset's name);
     return what was written to ``out_dir``.
 
@@ -179,13 +181,17 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     ``confusion_matrix.png`` (test split). Undecodable clips are skipped, their reasons kept.
     Early stopping watches the ``val_tag`` clips' loss, or the training loss when there are none
     (``metadata["early_stopping_on"]`` says which). ``time_limit`` (seconds, default the preset's)
-    ends training before an epoch that would pass it.
+    ends training before an epoch that would pass it. ``appearance_weight`` (default the preset's)
+    joins the frozen ImageNet frame features to the trained network's vector with that weight, or
+    one chosen on the validation clips (``"auto"``, see :mod:`fusion`); 0: the trained network
+    alone. It changes embedding, not training.
     """
     from .runtime import dataset_name_of, open_dataset
 
     p = get_preset(preset)
     if time_limit is not None and not time_limit > 0:
         raise VideorecError(f"the time limit must be a positive number of seconds, got {time_limit}")
+    appearance = appearance_settings(p.appearance_weight, appearance_weight)
     epochs_given, batch_size = epochs, batch_size or p.batch_size
     dataset = open_dataset(dataset)
     dataset_name = dataset_name_of(dataset)
@@ -206,10 +212,11 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     if missing:
         raise VideorecError(f"class {missing[0]!r} has no decodable clip in {train_tag!r} (e.g. {next(iter(skipped.values()), '?')})")
     index = {name: i for i, name in enumerate(class_names)}
-    arrays = {}  # split -> (cached frames, class indices); clips of classes unseen in train are left out
-    for name, (frames, labels) in loaded.items():
+    arrays, kept_paths = {}, {}  # split -> (cached frames, class indices); clips of classes unseen in train are left out
+    for name, (frames, labels, paths) in loaded.items():
         keep = [i for i, label in enumerate(labels) if label in index]
         arrays[name] = ([frames[i] for i in keep], np.array([index[labels[i]] for i in keep], np.int32))
+        kept_paths[name] = [paths[i] for i in keep]
 
     ckpt = out_dir / CHECKPOINT_DIR
     steps = math.ceil(len(arrays["train"][0]) / batch_size)
@@ -241,6 +248,10 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
 
     report(progress, 0.92, "evaluating on the test split")
     metrics = evaluate_and_plot(classifier, arrays, p, class_names, state["history"], out_dir)
+    if appearance:
+        report(progress, 0.95, "ImageNet features of the clips; the appearance weight")
+        appearance, fused_metrics = fit_weight(classifier, arrays, kept_paths, p, appearance)
+        metrics.update(fused_metrics)
     metadata = {
         "preset": p.name, "class_names": class_names, "dataset": dataset_name,
         "tags": {"train": train_tag, "val": val_tag, "test": test_tag},
@@ -252,6 +263,8 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
         "clips": {k: len(v[0]) for k, v in arrays.items()}, "skipped": skipped,
         "cache": {"decoded": cache.decoded, "hits": cache.hits}, "metrics": metrics, "versions": _versions(),
     }
+    if appearance:
+        metadata["appearance"] = appearance
     save_trained(out_dir, classifier, metadata)
     (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
     report(progress, 1.0, f"trained {p.name}: test accuracy {metrics.get('test_accuracy', float('nan')):.2f}")
@@ -270,18 +283,6 @@ def _versions() -> dict:
 
 
 # --- evaluation and plots -------------------------------------------------------------------------
-def embed_cached(embedder, frames: list, preset: Preset, clips: int = config.DEFAULT_CLIPS,
-                 batch_size: int = 32) -> np.ndarray:
-    """Return one unit vector per cached video: the mean of ``clips`` evenly spaced unit-length
-    window embeddings, averaged by the same code as the FiftyOne model's ``clips=N``."""
-    from .frames import clip_starts
-    from .vectors import mean_of_clips
-
-    n = preset.n_frames
-    windows = np.stack([np.asarray(f[s:s + n]) for f in frames for s in clip_starts(len(f), n, 1, clips)])
-    return mean_of_clips(embedder.predict(windows, batch_size=batch_size, verbose=0).astype(np.float32), clips)
-
-
 def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: list, history: dict, out_dir: Path) -> dict:
     """Write curves.png and confusion_matrix.png; return test accuracy and test-vs-train precision@5."""
     import matplotlib
@@ -321,3 +322,4 @@ def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: lis
     metrics["test_vs_train_precision@5"] = retrieval.metrics["precision@5"]
     metrics["eval_clips_per_video"] = config.DEFAULT_CLIPS
     return metrics
+
