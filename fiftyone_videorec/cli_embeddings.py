@@ -8,9 +8,10 @@ from .cli_common import add_dataset_args, k_values, open_dataset, print_progress
 
 def add_embedding_commands(sub) -> None:
     """Add embed, jobs, index, similar, evaluate and map."""
-    p = sub.add_parser("embed", help="embed every clip of a dataset with a trained model folder")
+    p = sub.add_parser("embed", help="embed every clip of a dataset with a model folder or the built-in 'pretrained'")
     add_dataset_args(p)
-    p.add_argument("--model", required=True, metavar="DIR", help="trained model folder")
+    p.add_argument("--model", required=True, metavar="DIR|pretrained",
+                   help="trained model folder, or 'pretrained' (ImageNet features, no training needed)")
     p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
@@ -69,11 +70,11 @@ def _add_field_and_brain_key(p, brain_key: str) -> None:
 def _cmd_embed(args) -> int:
     if args.shards is not None:
         return _queue_shards(args)
-    from .embedder import embed_dataset
+    from .embedder import embed_dataset, load_model
 
+    model = load_model(args.model, clips=args.clips, batch_size=args.batch_size)  # a bad model fails first
     dataset = open_dataset(args.dataset)
-    summary = embed_dataset(dataset, args.model, field=args.field, batch_size=args.batch_size, clips=args.clips,
-                            force=args.force, progress=print_progress())
+    summary = embed_dataset(dataset, model, field=args.field, force=args.force, progress=print_progress())
     print_skipped(summary.failed)
     print(f"embedded {summary.embedded} of {summary.embedded + len(summary.failed)} samples into {args.field!r}"
           f" ({summary.already} already had a vector from this model)")

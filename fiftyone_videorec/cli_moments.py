@@ -14,7 +14,8 @@ def add_moments_commands(sub) -> None:
     moments_sub = p.add_subparsers(dest="moments_command", metavar="ACTION", required=True)
     p = moments_sub.add_parser("index", help="embed windows of every video and build their cosine index")
     p.add_argument("--dataset", required=True, help="FiftyOne dataset name")
-    p.add_argument("--model", required=True, metavar="DIR", help="trained model folder")
+    p.add_argument("--model", required=True, metavar="DIR|pretrained",
+                   help="trained model folder, or 'pretrained' (ImageNet features, no training)")
     p.add_argument("--window", type=float, default=config.MOMENT_WINDOW_S, metavar="SECONDS",
                    help="seconds per moment (default: %(default)s)")
     p.add_argument("--stride", type=float, default=config.MOMENT_STRIDE_S, metavar="SECONDS",

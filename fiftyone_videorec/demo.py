@@ -1,4 +1,7 @@
-"""``videorec demo``: load → train → embed → index → evaluate → report, one line per stage.
+"""``videorec demo``: load → pretrained → train → embed → index → evaluate → report, one line per stage.
+
+The ``pretrained`` stage embeds the clips with the built-in ImageNet model and scores them before
+any training; ``evaluate`` scores the trained model, each against chance.
 
 Re-running reuses what is done (downloads, frame cache, trained model, embeddings, index) unless
 ``fresh=True``. Without network access to UCF101 it says so in one line and uses the synthetic
@@ -16,7 +19,7 @@ from typing import Callable, Iterator
 from . import config
 from .errors import VideorecError
 
-STAGES = ("load", "train", "embed", "index", "evaluate", "report")
+STAGES = ("load", "pretrained", "train", "embed", "index", "evaluate", "report")
 
 
 @dataclass
@@ -88,6 +91,8 @@ def run_demo(source: str = "auto", url: str = config.UCF101_URL, dataset_name: s
         counts = dataset.count_sample_tags()
         info["text"] = (f"{source} → dataset '{dataset_name}': {len(dataset)} clips "
                         + " ".join(f"{t}={counts.get(t, 0)}" for t in config.SPLITS))
+    with printer.stage("pretrained") as info:
+        info["text"] = _pretrained(dataset, fresh)
     with printer.stage("train") as info:
         info["text"] = _train(dataset, model_dir, preset, epochs, fresh)
     with printer.stage("embed") as info:
@@ -98,9 +103,7 @@ def run_demo(source: str = "auto", url: str = config.UCF101_URL, dataset_name: s
         from .evaluation import evaluate_retrieval
 
         metrics = dict(evaluate_retrieval(dataset, brain_key=config.BRAIN_KEY).metrics)
-        info["text"] = "  ".join(
-            f"P@{k} {metrics[f'precision@{k}']:.3f} (chance {metrics[f'chance_precision@{k}']:.3f})"
-            for k in (1, 5, 10) if f"precision@{k}" in metrics)
+        info["text"] = f"trained model: {_precision_line(metrics)}"
     with printer.stage("report") as info:
         from .report import write_report
 
@@ -119,6 +122,22 @@ def _load(fo, source: str, url: str, dataset_name: str, fresh: bool, options: di
     from .data.synthetic import load_synthetic
 
     return load_synthetic(dataset_name, overwrite=True, **options)
+
+
+def _precision_line(metrics: dict) -> str:
+    return "  ".join(f"P@{k} {metrics[f'precision@{k}']:.3f} (chance {metrics[f'chance_precision@{k}']:.3f})"
+                     for k in (1, 5, 10) if f"precision@{k}" in metrics)
+
+
+def _pretrained(dataset, fresh: bool) -> str:
+    """Embed with the built-in ImageNet model and score test clips against train clips, before any training."""
+    from .embedder import embed_dataset
+    from .evaluation import evaluate_field
+    from .model_folder import PRETRAINED
+
+    embed_dataset(dataset, PRETRAINED, field=config.PRETRAINED_FIELD, force=fresh)
+    metrics = evaluate_field(dataset, config.PRETRAINED_FIELD).metrics
+    return f"ImageNet features, no training: {_precision_line(metrics)}"
 
 
 def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: bool) -> str:

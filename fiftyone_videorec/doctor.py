@@ -110,6 +110,16 @@ def check_plugin() -> str:
     return f"plugin {config.PLUGIN_NAME} is discoverable"
 
 
+def check_pretrained() -> str:
+    from .backbone import PACKAGE, BackboneUnavailable, load_backbone
+
+    try:
+        load_backbone(64)  # converts on first use, then reads the cache
+    except BackboneUnavailable as e:
+        raise CheckFailed(str(e)) from None
+    return f"ImageNet weights from {PACKAGE} load (the built-in 'pretrained' model works)"
+
+
 CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("python", check_python),
     ("tensorflow", check_tensorflow),
@@ -117,6 +127,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("ffmpeg", check_ffmpeg),
     ("opencv", check_opencv),
     ("plugin", check_plugin),
+    ("pretrained", check_pretrained),
 )
 
 

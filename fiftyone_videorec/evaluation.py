@@ -98,7 +98,12 @@ def evaluate_retrieval(dataset, brain_key: str = config.BRAIN_KEY, k=(1, 5, 10),
     The vectors are the embeddings field the ``brain_key`` index was built from; labels come from
     ``config.LABEL_FIELD``.
     """
-    field_name = index_field(dataset, brain_key)
+    return evaluate_field(dataset, index_field(dataset, brain_key), k, query_tag, gallery_tag)
+
+
+def evaluate_field(dataset, field_name: str, k=(1, 5, 10), query_tag: str = config.TEST_TAG,
+                   gallery_tag: str = config.TRAIN_TAG) -> RetrievalReport:
+    """Return a :class:`RetrievalReport` of the vectors in ``field_name`` (no index needed)."""
     k = tuple(sorted({int(c) for c in k}))
     if not k or k[0] < 1:
         raise VideorecError(f"k must be positive integers, got {k}")

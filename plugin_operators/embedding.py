@@ -18,15 +18,16 @@ class ComputeVideoEmbeddings(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        found = forms.model_dirs()
-        inputs.str("model_dir", default=found[0] if found else None, required=True,
-                   label="Model folder", description="A folder written by 'Train video embedder'")
-        model_dir = ctx.params.get("model_dir") or (found[0] if found else None)
+        choices = forms.model_choices()
+        view = types.AutocompleteView(label="Model", description="'pretrained' works with no training; or a "
+                                      "folder written by 'Train video embedder' (pick one or type its path)")
+        for value, label in choices:
+            view.add_choice(value, label=label)
+        inputs.str("model_dir", default=choices[0][0], required=True, view=view)
+        model_dir = ctx.params.get("model_dir") or choices[0][0]
         if not forms.is_model_dir(model_dir):
-            forms.fail(inputs, "model_error",
-                       f"No trained model in {model_dir}: run 'Train video embedder' first"
-                       if model_dir else
-                       "No trained model yet: run 'Train video embedder' first, or type a model folder")
+            forms.fail(inputs, "model_error", f"No trained model in {model_dir}: run 'Train video embedder' "
+                       "first, or choose 'pretrained' (ImageNet features, no training)")
         inputs.str("field", default=config.EMBEDDINGS_FIELD, label="Embeddings field")
         inputs.int("batch_size", label="Batch size", description="Leave empty for the default")
         inputs.int("clips", label="Clips per video",
@@ -47,11 +48,12 @@ class ComputeVideoEmbeddings(foo.Operator):
         from fiftyone_videorec.embedding_jobs import queue_embedding_shards
 
         p = ctx.params
+        model = p.get("model_dir") or forms.model_choices()[0][0]
         field = p.get("field", config.EMBEDDINGS_FIELD)
         options = dict(field=field, batch_size=p.get("batch_size"), clips=p.get("clips"), force=p.get("force", False))
         if (p.get("shards") or 1) > 1 and p.get("shard") is None:  # queue the slices; workers embed them
             planned, error = forms.run_library(ctx, lambda: queue_embedding_shards(
-                ctx.view, p["model_dir"], p["shards"], **options))
+                ctx.view, model, p["shards"], **options))
             if error:
                 return {"error": error}
             plans, already = planned
@@ -60,7 +62,7 @@ class ComputeVideoEmbeddings(foo.Operator):
                                               f"for {sum(plan.to_embed for plan in queued)} clips"}
         shard = (int(p["shard"]), int(p["shards"])) if p.get("shard") is not None else None
         summary, error = forms.run_library(ctx, lambda: embed_dataset(
-            ctx.view, p["model_dir"], shard=shard, progress=forms.progress_to(ctx), **options))
+            ctx.view, model, shard=shard, progress=forms.progress_to(ctx), **options))
         if error:
             return {"error": error}
         if not ctx.delegated:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import fiftyone.operators.types as types
 
 from fiftyone_videorec import config
 
-MODEL_FILES = ("model.keras", "metadata.json")  # what model.save_trained writes
 
 
 def delegated_config(name: str, label: str, description: str, **kwargs) -> dict:
@@ -58,17 +56,29 @@ def similarity_keys(dataset) -> list[str]:
 
 
 def is_model_dir(path: str | None) -> bool:
-    """True when ``path`` is a folder holding a trained videorec model."""
-    return bool(path) and all((Path(path).expanduser() / name).is_file() for name in MODEL_FILES)
+    """True when ``path`` names a usable model: a built-in name or a trained videorec model folder."""
+    from fiftyone_videorec.model_folder import BUILTIN_MODELS, is_model_folder
+
+    return bool(path) and (path in BUILTIN_MODELS or is_model_folder(path))
 
 
 def model_dirs() -> list[str]:
     """Return trained model folders under the default models folder, newest first."""
+    from fiftyone_videorec.model_folder import is_model_folder
+
     root = config.models_dir()
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if is_model_dir(str(p))]
+    found = [p for p in root.iterdir() if is_model_folder(p)]
     return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """Return ``(value, label)`` of every model the user can pick: the built-in ones first, then trained folders."""
+    from fiftyone_videorec.model_folder import BUILTIN_MODELS
+
+    return [(name, f"{name}: {text}") for name, text in BUILTIN_MODELS.items()] + \
+        [(folder, folder) for folder in model_dirs()]
 
 
 def choice_field(inputs: types.Object, name: str, choices: list[str], label: str,

@@ -53,7 +53,7 @@ class FindSimilarMoments(foo.Operator):
         fields = moment_fields(ctx.dataset)
         if not fields:
             forms.fail(inputs, "index_error", "No moment index yet: run 'videorec moments index --dataset "
-                       f"{getattr(ctx.dataset, 'name', 'D')} --model DIR' first")
+                       f"{getattr(ctx.dataset, 'name', 'D')} --model pretrained' (or a trained model folder) first")
             return types.Property(inputs, view=form)
         forms.choice_field(inputs, "field", fields, "Moments field", default=fields[0])
         inputs.int("k", default=10, label="How many moments")

@@ -44,9 +44,10 @@ def test_demo_ucf101_path_end_to_end_on_a_loopback_zip(tmp_path, artifacts_dir):
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
         assert result.returncode == 0, result.stdout + result.stderr
         lines = result.stdout.splitlines()
-        for i, stage in enumerate(("load", "train", "embed", "index", "evaluate", "report"), start=1):
-            assert any(line.startswith(f"[{i}/6] {stage}") and line.endswith(" s)") for line in lines), result.stdout
-        assert re.search(r"P@5 [0-9.]+ \(chance [0-9.]+\)", result.stdout)
+        for i, stage in enumerate(("load", "pretrained", "train", "embed", "index", "evaluate", "report"), start=1):
+            assert any(line.startswith(f"[{i}/7] {stage}") and line.endswith(" s)") for line in lines), result.stdout
+        assert re.search(r"pretrained +ImageNet features, no training: P@1 [0-9.]+ \(chance [0-9.]+\)", result.stdout)
+        assert re.search(r"evaluate +trained model: P@1 [0-9.]+ \(chance [0-9.]+\)", result.stdout)
         assert "ucf101 → dataset 'demo-ucf-test': 18 clips train=12 val=3 test=3" in result.stdout
 
         # Re-running reuses every stage's result.

@@ -178,6 +178,19 @@ def test_compute_embeddings_without_a_trained_model_says_to_train(plain_dataset,
     assert not plain_dataset.has_field(config.EMBEDDINGS_FIELD)
 
 
+def test_compute_embeddings_offers_the_pretrained_model_first_and_needs_no_training(plain_dataset):
+    import numpy as np
+
+    from fiftyone_videorec.model_folder import PRETRAINED
+
+    from plugin_operators import forms
+
+    assert forms.model_choices()[0][0] == PRETRAINED and forms.is_model_dir(PRETRAINED)
+    result = run("compute_video_embeddings", plain_dataset.name, {})  # the form's default model
+    assert result.result["embedded"] == len(plain_dataset), result.result
+    assert np.stack(plain_dataset.values(config.EMBEDDINGS_FIELD)).shape == (len(plain_dataset), 1280)
+
+
 def test_training_without_split_tags_says_to_tag(plain_dataset, tmp_path):
     plain_dataset.untag_samples(list(config.SPLITS))
     message = form_error("train_video_embedder", plain_dataset.name,

