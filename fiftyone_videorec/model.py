@@ -8,7 +8,9 @@ with its own BatchNorm, concatenated before BatchNorm residual blocks. Its clips
 time, not in frames: ``frame_step`` counts frames at ``reference_fps`` (25, UCF101's rate) and
 is scaled to each video's own rate, so a 30 fps recording or a 12.5 fps copy gives clips that
 span the same seconds. Training uses random crops (one box per clip), at least ``min_steps``
-optimizer steps and a time limit. ``motion`` is an earlier default (differences only, 32 px):
+optimizer steps and a time limit. A ``fast`` model's vectors also join the frozen ImageNet
+frame features of :mod:`backbone`, weighted on the run's validation clips (:mod:`fusion`);
+the network itself is trained as before. ``motion`` is an earlier default (differences only, 32 px):
 best on motion made of synthetic shapes, blind to appearance. ``tiny`` exists for tests.
 
 How the default was chosen (``benchmarks/quality.md`` has the final test numbers). Validation
