@@ -23,7 +23,7 @@ class ComputeVideoEmbeddings(foo.Operator):
                                       "folder written by 'Train video embedder' (pick one or type its path)")
         for value, label in choices:
             view.add_choice(value, label=label)
-        inputs.str("model_dir", default=choices[0][0], required=True, view=view)
+        inputs.str("model_dir", default=choices[0][0], view=view)  # left empty: the first choice
         model_dir = ctx.params.get("model_dir") or choices[0][0]
         if not forms.is_model_dir(model_dir):
             forms.fail(inputs, "model_error", f"No trained model in {model_dir}: run 'Train video embedder' "
