@@ -103,11 +103,11 @@ def _read(path, cap: cv2.VideoCapture, indices, image_size: int) -> np.ndarray:
     return np.stack([got.get(int(i), last) for i in indices])
 
 
-def _read_prepared(path, cap: cv2.VideoCapture, indices, prepare, decode_size: int) -> dict:
+def _read_prepared(path, cap: cv2.VideoCapture, indices, prepare, decode_size) -> dict:
     """Return ``{index: prepare(index, BGR frame)}`` for the frames at ``indices`` that exist.
 
     One forward pass over the file (``cap`` is released here): JPEG packets scaled down in the DCT
-    as far as ``decode_size`` allows, else FFmpeg's decoder. Raises :class:`DecodeError` when no
+    as far as ``decode_size`` (pixels, or a function of the frame index) allows, else FFmpeg's decoder. Raises :class:`DecodeError` when no
     frame decodes.
     """
     wanted = sorted(set(int(i) for i in indices))
@@ -169,14 +169,17 @@ def jpeg_decode_flag(width: int, height: int, image_size: int) -> int:
     return cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 
 
-def _jpeg_packets(cap: cv2.VideoCapture, wanted, prepare, decode_size: int) -> dict | None:
+def _jpeg_packets(cap: cv2.VideoCapture, wanted, prepare, decode_size) -> dict | None:
+    """Decode only the wanted packets of a Motion-JPEG file, each as small as ``decode_size`` (pixels,
+    or a function of the frame index: frames wanted at several sizes) allows; None if not plain JPEGs."""
     if _fourcc(cap) not in JPEG_FOURCCS or not cap.set(cv2.CAP_PROP_FORMAT, -1):  # raw packets, not frames
         return None
-    flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), decode_size)
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    size_of = decode_size if callable(decode_size) else (lambda _: decode_size)
     got = {}
     for index, packet in _scan(cap, wanted):
         try:
-            frame = cv2.imdecode(packet, flag) if packet.size else None
+            frame = cv2.imdecode(packet, jpeg_decode_flag(width, height, size_of(index))) if packet.size else None
         except cv2.error:
             frame = None
         if frame is None:
@@ -284,7 +287,10 @@ def read_views(path, clip_spec: tuple | None = None, frame_spec: tuple[int, int]
         return (letterbox(frame, clip_spec[2]) if "clip" in kinds else None,
                 prepare_frame(frame, frame_spec[1]) if "frame" in kinds else None)
 
-    decode_size = max(clip_spec[2] if clip_spec else 0, frame_spec[1] if frame_spec else 0)
+    def decode_size(index):  # the motion network's small frames may be decoded smaller than the others
+        kinds = wanted.get(index, ())
+        return max(clip_spec[2] if "clip" in kinds else 0, frame_spec[1] if "frame" in kinds else 0)
+
     got = _read_prepared(path, cap, list(wanted), prepare, decode_size)
 
     def pick(indices, slot):

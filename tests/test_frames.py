@@ -51,6 +51,16 @@ def test_read_clips_evenly_spaced_in_one_pass(counting_video):
     assert count_frames(counting_video) == 20
 
 
+def test_one_decode_gives_the_motion_clips_and_the_spread_appearance_frames(counting_video):
+    from fiftyone_videorec.frames import frame_positions, read_views
+
+    views = read_views(counting_video, clip_spec=(3, 2, 32, 3, None), frame_spec=(4, 24))
+    assert np.array_equal(views.clips, read_clips(counting_video, n_frames=3, frame_step=2, image_size=32, clips=3))
+    assert views.frames.shape == (4, 24, 24, 3) and frame_positions(20, 4) == [2, 7, 12, 17]
+    assert [round(float(f[12, 12].mean()) / 10) for f in views.frames] == [2, 7, 12, 17]  # centre squares, no bars
+    assert read_views(counting_video, frame_spec=(2, 24)).clips is None
+
+
 def test_clips_span_the_same_seconds_at_any_frame_rate(tmp_path):
     # the same scene at 25 fps and at 12.5 fps (every other frame): grey value 10*i names frame i
     full = write_video(tmp_path / "full.avi", _frames_with_index_brightness(24), fps=25)
