@@ -44,11 +44,15 @@ class AppearanceCache:
         return self.root / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
     def _features(self, frames: np.ndarray) -> np.ndarray:
-        if self._network is None:
+        if self._network is None:  # a traced call: Keras' predict costs ~80 ms a call, more than 4 frames
+            import tensorflow as tf
+
             from .backbone import load_backbone
 
-            self._network = load_backbone(self.size)
-        return l2_normalize(np.asarray(self._network.predict(frames, batch_size=32, verbose=0)[0], np.float32))
+            backbone = load_backbone(self.size)
+            self._network = tf.function(lambda x: backbone(x, training=False)[0], reduce_retracing=True)
+        return l2_normalize(np.concatenate([np.asarray(self._network(frames[i:i + 32]), np.float32)
+                                            for i in range(0, len(frames), 32)]))
 
     def frame_features(self, video: str) -> np.ndarray:
         """Return the cached ``(frames, 1280)`` unit features of ``video``, computing them on a miss."""
