@@ -17,27 +17,35 @@ from pathlib import Path
 import numpy as np
 
 BENCH = "videorec-bench-embed"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _clips(root: Path, count: int, frames: int = 150, size=(320, 240)) -> list[Path]:
     from fiftyone_videorec.data.video_files import write_video
 
-    paths = []
-    for i in range(count):
-        path = root / f"clip{i:03d}.avi"
+    paths = [root / f"clip{i:03d}.avi" for i in range(count)]
+    for i, path in enumerate(paths):
         if not path.exists():
             write_video(path, fourcc="MJPG", n_frames=frames, size=size, seed=i, dx=1 + i % 5)
-        paths.append(path)
     return paths
 
 
-def _model_dir(root: Path, preset: str) -> Path:
+def _model_dir(root: Path, preset: str, fused: bool = False) -> Path:
+    """An untrained model folder, saved as training saves one (speed does not depend on the weights);
+    ``fused`` adds an ``appearance`` entry, so its vectors join the ImageNet features."""
+    from fiftyone_videorec import config
+    from fiftyone_videorec.backbone import NAME
     from fiftyone_videorec.model import build_model, save_trained
+    from fiftyone_videorec.model_folder import read_metadata
 
-    out = root / preset
-    if not (out / "metadata.json").is_file():  # timing does not depend on the weights' values
+    out = root / (f"{preset}-fused" if fused else preset)
+    metadata = {"preset": preset, "class_names": [str(i) for i in range(10)]}
+    if fused:  # the default weight; training may choose another, which costs the same
+        metadata["appearance"] = {"frames": config.APPEARANCE_FRAMES, "image_size": config.APPEARANCE_SIZE,
+                                  "weight": config.APPEARANCE_WEIGHT, "backbone": NAME}
+    if not (out / "metadata.json").is_file() or read_metadata(out).get("appearance") != metadata.get("appearance"):
         classifier, _ = build_model(preset, num_classes=10)
-        save_trained(out, classifier, {"preset": preset, "class_names": [str(i) for i in range(10)]})
+        save_trained(out, classifier, metadata)
     return out
 
 
@@ -84,14 +92,10 @@ def _h264_copies(paths: list[Path], root: Path) -> list[Path]:
     """The same clips re-encoded to H.264 MP4 by the importer's own transcode (what the App plays)."""
     from fiftyone_videorec.data.transcode import transcode
 
-    out = []
     for path in paths:
-        dst = root / f"{path.stem}.mp4"
-        reason = transcode(path, dst)
-        if reason:
+        if reason := transcode(path, root / f"{path.stem}.mp4"):
             raise RuntimeError(f"transcode {path}: {reason}")
-        out.append(dst)
-    return out
+    return [root / f"{path.stem}.mp4" for path in paths]
 
 
 def fiftyone_reader_only(paths: list[Path]) -> None:
@@ -110,38 +114,60 @@ def _timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def throughput(work: Path, count: int) -> dict:
-    """clips/s of embed_samples (default clips per video, and 1) vs the seed's pipeline, per file format."""
+MODELS = {"ours": ("motion only", "preset fast's (2+1)D network alone, default clips per video"),  # key: (title, what)
+          "pretrained": ("pretrained", "the built-in ImageNet model alone, no training"),
+          "fused": ("fused default", "preset fast as training now saves it: (2+1)D network + ImageNet features"),
+          "ours_one": ("motion only, 1 clip/video", "the motion network with one clip per video")}
+
+
+def _format_row(dataset, paths: list[Path], models: dict, seed_net, rounds: int) -> dict:
+    """Seconds of each model, the seed, FiftyOne's loop and FiftyOne's reader alone on one format's clips,
+    in interleaved rounds (every method on each slice of the clips in turn, the order reversed every
+    other round), so a change of load from other jobs hits every method alike."""
+    from fiftyone_videorec.embedder import embed_samples
+
+    warm = max(1, len(paths) // 8)
+    for key, model in models.items():  # warm-up (graph tracing), excluded
+        embed_samples(dataset.limit(warm), model, field=f"warm_{key}")
+    seed_embed(paths[:warm], seed_net)
+    methods = {key: lambda view, part, model=model, key=key: embed_samples(view, model, field=key)
+               for key, model in models.items()}
+    methods |= {"compute_embeddings": lambda view, part: view.compute_embeddings(
+                    models["ours"], embeddings_field="ours_fo", progress=False),
+                "seed": lambda view, part: seed_embed(part, seed_net),
+                "fiftyone_reader_only": lambda view, part: fiftyone_reader_only(part)}
+    ids, size, seconds = dataset.values("id"), -(-len(paths) // rounds), dict.fromkeys(methods, 0.0)
+    for r, start in enumerate(range(0, len(paths), size)):
+        view, part = dataset.select(ids[start:start + size]), paths[start:start + size]
+        for key in list(methods)[::-1 if r % 2 else 1]:
+            seconds[key] += _timed(lambda: methods[key](view, part))
+    assert all(len(dataset.exists(key)) == len(paths) for key in models)
+    return seconds
+
+
+def throughput(work: Path, count: int, rounds: int) -> dict:
+    """clips/s of embed_samples for each of MODELS vs the seed's pipeline, per file format, in one run."""
     from fiftyone_videorec import config
-    from fiftyone_videorec.embedder import embed_samples, load_model
+    from fiftyone_videorec.embedder import load_model
 
     avi = _clips(work / "clips", count)
     formats = {"MPEG-4 part 2 .avi, fourcc XVID (UCF101's own codec)":
                _converted(avi, work / "clips-xvid", ".avi", "-c:v", "mpeg4", "-vtag", "xvid", "-q:v", "4"),
                "Motion-JPEG .avi": avi,
                "H.264 .mp4 (as the importer writes for the App)": _h264_copies(avi, work / "clips-h264")}
-    model_dir = _model_dir(work, "fast")
-    ours, ours_one = load_model(model_dir), load_model(model_dir, clips=1)
+    motion, fused = _model_dir(work, "fast"), _model_dir(work, "fast", fused=True)  # loading is not throughput
+    models = {"ours": load_model(motion), "pretrained": load_model("pretrained"), "fused": load_model(fused),
+              "ours_one": load_model(motion, clips=1)}
     seed_net = load_model(_model_dir(work, "tutorial"))._network
-    out = {"clips": count, "clip_shape": "150 frames 320x240", "default_clips_per_video": config.DEFAULT_CLIPS}
+    out = {"clips": count, "rounds": rounds, "clip_shape": "150 frames 320x240", "default_clips_per_video": config.DEFAULT_CLIPS,
+           "fused_weight": models["fused"].appearance_weight,
+           "appearance_frames_x_size": list(models["pretrained"].frame_spec),
+           "dims": {key: int(m.embed(avi[0]).shape[-1]) for key, m in models.items()}}
     for name, paths in formats.items():
-        dataset = _dataset(BENCH, paths)
-        embed_samples(dataset.limit(8), ours, field="warm")  # warm-up, excluded
-        embed_samples(dataset.limit(8), ours_one, field="warm")
-        seed_embed(paths[:8], seed_net)
-        ours_s = _timed(lambda: embed_samples(dataset, ours, field="ours"))
-        one_s = _timed(lambda: embed_samples(dataset, ours_one, field="ours_one"))
-        fo_s = _timed(lambda: dataset.compute_embeddings(ours, embeddings_field="ours_fo", progress=False))
-        seed_s = _timed(lambda: seed_embed(paths, seed_net))
-        reader_s = _timed(lambda: fiftyone_reader_only(paths))
-        assert len(dataset.exists("ours")) == count
-        out[name] = {"ours_clips_per_s": round(count / ours_s, 2), "ours_one_clip_clips_per_s": round(count / one_s, 2),
-                     "compute_embeddings_clips_per_s": round(count / fo_s, 2),
-                     "seed_clips_per_s": round(count / seed_s, 2), "speedup": round(seed_s / ours_s, 1),
-                     "speedup_compute_embeddings": round(seed_s / fo_s, 1),
-                     "speedup_one_clip": round(seed_s / one_s, 1),
-                     "fiftyone_reader_only_clips_per_s": round(count / reader_s, 2),
-                     "speedup_ceiling_compute_embeddings": round(seed_s / reader_s, 1)}
+        s = _format_row(_dataset(BENCH, paths), paths, models, seed_net, rounds)
+        row = {f"{key}_clips_per_s": round(count / s[key], 2) for key in s}
+        row |= {f"speedup_{key}": round(s["seed"] / s[key], 1) for key in s if key != "seed"}
+        out[name] = row
     return out
 
 
@@ -153,7 +179,7 @@ import bench_embed as b
 from fiftyone_videorec.embedder import embed_samples, load_model
 from fiftyone_videorec.runtime import connect_database
 connect_database()
-paths = b._clips(Path({clips!r}), 50)
+paths = b._clips(Path({clips!r}), {files})
 ds = b._dataset("videorec-bench-peak", [paths[i % len(paths)] for i in range({n})])
 model = load_model({model!r})
 before = b.peak_rss_kb()
@@ -173,20 +199,22 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def peak_memory(work: Path, sizes: tuple[int, ...]) -> dict:
-    """Peak RSS of a fresh process that loads the model and embeds ``n`` clips, for each size."""
-    _clips(work / "clips", 50)
-    model = _model_dir(work, "fast")
-    out = {}
-    for n in sizes:
-        code = _PEAK_CHILD.format(scripts=str(Path(__file__).parent), clips=str(work / "clips"), n=n, model=str(model))
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
-        if res.returncode:
-            raise RuntimeError(f"peak-memory child failed: {res.stderr[-2000:]}")
-        before, peak, embedded = map(int, res.stdout.split()[-3:])
-        out[str(n)] = {"peak_rss_mb": round(peak / 1024), "rss_before_embedding_mb": round(before / 1024),
-                       "embedded": embedded}
-    return out
+def _peak_child(work: Path, n: int, model: Path, files: int) -> dict:
+    code = _PEAK_CHILD.format(scripts=str(Path(__file__).parent), clips=str(work / "clips"), n=n, model=str(model),
+                              files=files)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    if res.returncode:
+        raise RuntimeError(f"peak-memory child failed: {res.stderr[-2000:]}")
+    before, peak, embedded = map(int, res.stdout.split()[-3:])
+    return {"peak_rss_mb": round(peak / 1024), "rss_before_embedding_mb": round(before / 1024), "embedded": embedded}
+
+
+def peak_memory(work: Path, sizes: tuple[int, ...], models: tuple[str, ...], files: int) -> dict:
+    """Peak RSS of a fresh process that loads the model and embeds ``n`` clips (``files`` distinct
+    ones, repeated), per model and size: flat in ``n`` means embedding streams."""
+    _clips(work / "clips", files)
+    return {key: {str(n): _peak_child(work, n, _model_dir(work, "fast", fused=key == "fused"), files) for n in sizes}
+            for key in models}
 
 
 def latency(gallery: int, repeats: int = 20) -> dict:
@@ -195,10 +223,7 @@ def latency(gallery: int, repeats: int = 20) -> dict:
     from fiftyone_videorec import config
     from fiftyone_videorec.similarity import build_index, recommend
 
-    name = "videorec-bench-latency"
-    if fo.dataset_exists(name):
-        fo.delete_dataset(name)
-    ds = fo.Dataset(name)
+    ds = _dataset("videorec-bench-latency", [])
     vectors = np.random.default_rng(0).standard_normal((gallery, 128)).astype(np.float32)
     ds.add_samples([fo.Sample(filepath=f"/bench/{i}.mp4") for i in range(gallery)], progress=False)
     ds.set_values(config.EMBEDDINGS_FIELD, list(vectors))
@@ -218,79 +243,158 @@ def latency(gallery: int, repeats: int = 20) -> dict:
             "brain_sort_by_similarity_p50_ms": round(1000 * float(np.median(brain)), 1)}
 
 
-def file_queries(work: Path, queries: int = 10) -> dict:
-    """Latency of ``recommend(dataset, "new.mp4")``: the first call loads the model, later ones reuse it."""
+def file_queries(work: Path, files: int, queries: int, fused: bool) -> dict:
+    """Latency of ``recommend(dataset, "new.mp4")`` over a gallery of the other files: the first call
+    loads the model, later ones reuse it."""
     import fiftyone as fo
 
     from fiftyone_videorec.embedder import embed_dataset
     from fiftyone_videorec.similarity import build_index, recommend
 
-    paths = _clips(work / "clips", 50)
-    model = _model_dir(work, "fast")
-    name = "videorec-bench-file-queries"
-    if fo.dataset_exists(name):
-        fo.delete_dataset(name)
-    ds = _dataset(name, paths[:40])
+    paths = _clips(work / "clips", files)
+    model, new = _model_dir(work, "fast", fused=fused), paths[-min(10, queries):]
+    ds = _dataset("videorec-bench-file-queries", paths[:-len(new)])
     embed_dataset(ds, model)
     build_index(ds)
     seconds = []
     for i in range(queries):
         t = time.perf_counter()
-        recommend(ds, str(paths[40 + i % 10]), k=10)
+        recommend(ds, str(new[i % len(new)]), k=10)
         seconds.append(time.perf_counter() - t)
+    fo.delete_dataset(ds.name)
     return {"queries": queries, "first_ms": round(1000 * seconds[0], 1),
             "later_p50_ms": round(1000 * float(np.median(seconds[1:])), 1),
             "later_max_ms": round(1000 * max(seconds[1:]), 1)}
 
 
+def quality_grid(out_dir: Path) -> dict | None:
+    """The pretrained model's frames x size table from the quality run's JSON (this run's output
+    folder first, else the committed one), or None when that run has not written one."""
+    for path in (out_dir / "quality.json", ROOT / "benchmarks" / "quality.json"):
+        if path.is_file():
+            report = json.loads(path.read_text())
+            grid = report.get("frames_x_size") or {}
+            if grid.get("sets"):
+                return {**grid, "complete": report.get("complete", False), "quick": report.get("quick", False),
+                        "source": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)}
+    return None
+
+
+SIZES = {"full": {"clips": 64, "rounds": 4, "files": 50, "peak": (250, 1000), "peak_models": ("ours", "fused"),
+                  "gallery": 100_000, "queries": 10},
+         "quick": {"clips": 8, "rounds": 2, "files": 12, "peak": (16, 48), "peak_models": ("fused",),
+                   "gallery": 2_000, "queries": 4}}
+
+
 def run(out_dir: Path, quick: bool) -> dict:
     """Measure and write ``embed.md`` / ``embed.json`` into ``out_dir``."""
+    from bench_moments import neighbours
     from fiftyone_videorec import config
     from fiftyone_videorec.runtime import connect_database
 
     connect_database()
-    work = config.home_dir() / "bench-embed"
-    result = {"cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-              "throughput": throughput(work, 16 if quick else 64),
-              "peak_memory": peak_memory(work, (40, 160) if quick else (250, 1000)),
-              "latency": latency(2_000 if quick else 100_000), "quick": quick}
-    result["file_queries"] = file_queries(work, 4 if quick else 10)
+    work, seen, started = config.home_dir() / "bench-embed", neighbours(), time.perf_counter()
+    result = {"cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(), "quick": quick}
+    n = SIZES["quick" if quick else "full"]
+    for name, measure in (("throughput", lambda: throughput(work, n["clips"], n["rounds"])),
+                          ("peak_memory", lambda: peak_memory(work, n["peak"], n["peak_models"], n["files"])),
+                          ("latency", lambda: latency(n["gallery"])),
+                          ("file_queries", lambda: {key: file_queries(work, n["files"], n["queries"], key == "fused")
+                                                    for key in ("ours", "fused")})):
+        phase_started = time.perf_counter()
+        result[name] = measure()
+        print(f"{name}: {time.perf_counter() - phase_started:.0f} s", flush=True)
+        neighbours(seen)
+    result |= {"seconds": round(time.perf_counter() - started), "neighbours": seen}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "embed.json").write_text(json.dumps(result, indent=2))
-    t, lat, fq = result["throughput"], result["latency"], result["file_queries"]
-    formats = [k for k, v in t.items() if isinstance(v, dict)]
-    rows = "".join(f"| {f} | {t[f]['seed_clips_per_s']} | {t[f]['ours_clips_per_s']} | **{t[f]['speedup']}x** | "
-                   f"{t[f]['ours_one_clip_clips_per_s']} | {t[f]['speedup_one_clip']}x |\n" for f in formats)
-    fo_rows = "".join(f"| {f} | {t[f]['compute_embeddings_clips_per_s']} | {t[f]['speedup_compute_embeddings']}x | "
-                      f"{t[f]['fiftyone_reader_only_clips_per_s']} | {t[f]['speedup_ceiling_compute_embeddings']}x |\n"
-                      for f in formats)
-    mem = "\n".join(f"| {n} | {v['peak_rss_mb']} | {v['rss_before_embedding_mb']} |" for n, v in result["peak_memory"].items())
-    (out_dir / "embed.md").write_text(
-        f"# Embedding benchmark\n\n{result['cpu_count']} CPUs ({result['machine']}), shared with other jobs: compare ratios "
-        f"within this run only. Untrained networks (speed does not depend on the weights).\n\n"
-        f"## Throughput ({t['clips']} clips of {t['clip_shape']}, the same clips in {len(formats)} formats; model load "
-        f"and warm-up excluded)\n\n"
-        f"seed: per-frame cv2 seek + resize to 224², tutorial network, batch 8. ours: preset fast, default "
-        f"{t['default_clips_per_video']} clips averaged per video, `embed_samples` (what `embed_dataset`, the CLI and the "
-        f"operators run: frames read forward (Motion-JPEG: only the wanted packets, decoded at reduced size) in a thread "
-        f"pool ahead of the network, batch {config.DEFAULT_BATCH_SIZE}).\n\n"
-        f"| format | seed clips/s | ours (default) | speed-up | ours, 1 clip/video | speed-up |\n|---|---|---|---|---|---|\n"
-        f"{rows}\nGoal: >= 5x.\n\n"
-        f"### Through FiftyOne's own `dataset.compute_embeddings(model)` loop\n\n"
-        f"FiftyOne 1.22 embeds video models one sample at a time and, for every sample, first opens an "
-        f"`FFmpegVideoReader` (an ffprobe run plus an ffmpeg process) that our model does not use. The last two columns "
-        f"time that open/close alone, with no model at all: no model can go faster than it through this loop.\n\n"
-        f"| format | compute_embeddings clips/s | speed-up | FiftyOne's reader alone, clips/s | best possible speed-up "
-        f"through this loop |\n|---|---|---|---|---|\n{fo_rows}\n"
-        f"## Peak memory (VmHWM of a fresh process per size: FiftyOne + TensorFlow + model + embedding)\n\n"
-        f"| clips embedded | peak RSS MB (whole process) | peak RSS MB after start-up and model load |\n|---|---|---|\n{mem}\n\n"
-        f"## recommend latency at {lat['gallery']} gallery vectors (128-d, sklearn cosine index)\n\n"
-        f"| call | p50 ms |\n|---|---|\n| recommend(dataset, id, k=10), exact plain cosine | {lat['recommend_p50_ms']} |\n"
-        f"| dataset.sort_by_similarity(id, k=10) (Brain; cosine of centred vectors) | {lat['brain_sort_by_similarity_p50_ms']} |\n\n"
-        f"## Queries by a new video file ({fq['queries']} successive `recommend(dataset, path, k=10)`, preset fast)\n\n"
-        f"The first call loads the model and traces its graph; the process keeps it (`shared_model`), so later "
-        f"calls decode and embed the file only.\n\n| call | ms |\n|---|---|\n| first | {fq['first_ms']} |\n"
-        f"| later, p50 | {fq['later_p50_ms']} |\n| later, max | {fq['later_max_ms']} |\n\nGoal: later <= 100 ms.\n\n"
-        f"Command: `FIFTYONE_DATABASE_DIR=... VIDEOREC_HOME=... python scripts/benchmark.py embed`\n")
+    (out_dir / "embed.md").write_text(markdown(result, quality_grid(out_dir)))
     print((out_dir / "embed.md").read_text())
     return result
+
+
+def _throughput_md(t: dict, batch: int) -> str:
+    formats = [k for k, v in t.items() if isinstance(v, dict) and "seed_clips_per_s" in v]
+    rows = "".join(f"| {f} | {t[f]['seed_clips_per_s']} | " + " | ".join(
+        f"{t[f][k + '_clips_per_s']} | **{t[f]['speedup_' + k]}x**" for k in MODELS) + " |\n" for f in formats)
+    fo_rows = "".join(f"| {f} | {t[f]['compute_embeddings_clips_per_s']} | {t[f]['speedup_compute_embeddings']}x | "
+                      f"{t[f]['fiftyone_reader_only_clips_per_s']} | {t[f]['speedup_fiftyone_reader_only']}x |\n"
+                      for f in formats)
+    models = "".join(f"- **{title}** ({t['dims'][k]}-d): {what}.\n" for k, (title, what) in MODELS.items())
+    frames, size = t["appearance_frames_x_size"]
+    return (f"## Throughput ({t['clips']} clips of {t['clip_shape']}, the same clips in {len(formats)} formats; model "
+            f"load and warm-up excluded)\n\nEvery column was measured in this one run on the same clips, in {t['rounds']} "
+            f"interleaved rounds (each method on each slice of {t['clips'] // t['rounds']} clips in turn, the order "
+            f"reversed every other round), so changes of load from other jobs hit every column alike. seed: per-frame "
+            f"cv2 seek + resize to 224², tutorial network, batch 8. The others run `embed_samples` (what `embed_dataset`, "
+            f"the CLI and the operators run: frames read forward (Motion-JPEG: only the wanted packets, decoded at reduced "
+            f"size) in a thread pool ahead of the network, batch {batch}):\n\n"
+            + models.replace("default clips", f"{t['default_clips_per_video']} clips")
+            + f"\nImageNet stream: {frames} frames per video, centre square at {size} px; fused vector "
+            f"`[sqrt(w) * appearance, sqrt(1 - w) * motion]`, w = {t['fused_weight']:g}.\n\n"
+            f"| format | seed clips/s | " + " | ".join(f"{MODELS[k][0]} | speed-up" for k in MODELS)
+            + f" |\n|---|---|{'---|---|' * len(MODELS)}\n{rows}\n"
+            "Goals: pretrained >= 5x the seed's clips/s, fused default >= 3x (motion only: >= 5x, as before).\n\n"
+            "### Through FiftyOne's own `dataset.compute_embeddings(model)` loop (motion only)\n\n"
+            "FiftyOne 1.22 embeds video models one sample at a time and, for every sample, first opens an "
+            "`FFmpegVideoReader` (an ffprobe run plus an ffmpeg process) that our model does not use. The last two "
+            "columns time that open/close alone, with no model at all: no model can go faster than it through this "
+            "loop.\n\n| format | compute_embeddings clips/s | speed-up | FiftyOne's reader alone, clips/s | best "
+            f"possible speed-up through this loop |\n|---|---|---|---|---|\n{fo_rows}\n")
+
+
+def _memory_md(peaks: dict) -> str:
+    sizes = list(next(iter(peaks.values())))
+    rows = "".join(f"| {n} | " + " | ".join(f"{peaks[k][n]['peak_rss_mb']} | {peaks[k][n]['rss_before_embedding_mb']}"
+                                          for k in peaks) + " |\n" for n in sizes)
+    return ("## Peak memory (VmHWM of a fresh process per model and size: FiftyOne + TensorFlow + model + "
+            "embedding)\n\n| clips embedded | " + " | ".join(f"{MODELS[k][0]}: peak RSS MB | {MODELS[k][0]}: after "
+                                                            "start-up and model load" for k in peaks)
+            + f" |\n|---|{'---|---|' * len(peaks)}\n{rows}\nGoal (fused default): flat in the clip count, "
+            "<= 1,500 MB.\n\n")
+
+
+def markdown(r: dict, grid: dict | None) -> str:
+    """``embed.md``: the run's tables, then the quality run's frames x size table when there is one."""
+    from bench_moments import shared_note
+    from fiftyone_videorec import config
+
+    lat, fq = r["latency"], r["file_queries"]
+    queries = "".join(f"| {label} | {fq['ours'][k]} | {fq['fused'][k]} |\n" for label, k in (
+        ("first", "first_ms"), ("later, p50", "later_p50_ms"), ("later, max", "later_max_ms")))
+    return (
+        f"# Embedding benchmark\n\n{shared_note(r)} Untrained networks (speed does not depend on the weights).\n\n"
+        + _throughput_md(r["throughput"], config.DEFAULT_BATCH_SIZE) + _memory_md(r["peak_memory"])
+        + f"## recommend latency at {lat['gallery']} gallery vectors (128-d, sklearn cosine index)\n\n"
+        f"| call | p50 ms |\n|---|---|\n| recommend(dataset, id, k=10), exact plain cosine | {lat['recommend_p50_ms']} |\n"
+        f"| dataset.sort_by_similarity(id, k=10) (Brain; cosine of centred vectors) | "
+        f"{lat['brain_sort_by_similarity_p50_ms']} |\n\n128-d is the motion-only vector; the fused default's is "
+        f"{r['throughput']['dims']['fused']}-d (not measured here).\n\n"
+        f"## Queries by a new video file ({fq['ours']['queries']} successive `recommend(dataset, path, k=10)`, preset "
+        f"fast)\n\nThe first call loads the model and traces its graph; the process keeps it (`shared_model`), so "
+        f"later calls decode and embed the file only.\n\n| call | motion only, ms | fused default, ms |\n|---|---|---|\n"
+        f"{queries}\nGoal: later <= 100 ms.\n\n{grid_markdown(grid)}"
+        "Command: `FIFTYONE_DATABASE_DIR=... VIDEOREC_HOME=... python scripts/benchmark.py embed`\n")
+
+
+def grid_markdown(grid: dict | None) -> str:
+    """The quality run's frames x size table of the pretrained model, or nothing when it has none."""
+    if not grid:
+        return ""
+    sets, speed = list(grid["sets"]), grid["sets"].get(grid.get("throughput_set"), {})
+    rows = ""
+    for key in dict.fromkeys(k for cells in grid["sets"].values() for k in cells):
+        values = {s: grid["sets"][s][key]["precision@5"] for s in sets if key in grid["sets"][s]}
+        worst, (frames, size) = min(values, key=values.get), key.split("x")
+        mark = " **configured**" if [int(frames), int(size)] == list(grid["configured"]) else ""
+        rows += (f"| {frames}{mark} | {size} | " + " | ".join(f"{values[s]:.3f}" if s in values else "–" for s in sets)
+                 + f" | {worst} {values[worst]:.3f} | {speed.get(key, {}).get('clips_per_s', '–')} |\n")
+    flags = [flag for flag, on in (("a --quick run", grid["quick"]), ("unfinished", not grid["complete"])) if on]
+    state = f" **That run was {', '.join(flags)} when this table was written.**" if flags else ""
+    return (f"## Frames per video x input size (from the quality run)\n\nCopied from `{grid['source']}`, not measured "
+            f"by this benchmark.{state} The `pretrained` model with other frame counts per video and centre-square "
+            f"sizes: P@5 of each set's validation clips against its train gallery, the worst set, and clips/s of "
+            f"decoding plus the network on `{grid.get('throughput_set')}` (the quality run's own loop: compare rows "
+            f"with each other, not with the throughput table above). **configured**: `config.APPEARANCE_FRAMES` x "
+            f"`config.APPEARANCE_SIZE`.\n\n| frames | size | {' | '.join(sets)} | worst set | clips/s |\n"
+            f"|---|---|{'---|' * len(sets)}---|---|\n{rows}\n")

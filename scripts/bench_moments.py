@@ -124,8 +124,9 @@ def _iou(a, b) -> float:
     return inter / max(1e-9, max(a[1], b[1]) - min(a[0], b[0]))
 
 
-def score_queries(dataset, videos: list[dict], queries: list[dict]) -> dict:
-    """Return (top-1 hit rate and mean IoU per query type and source, the misses, find_moments p50 ms)."""
+def score_queries(dataset, videos: list[dict], queries: list[dict], field: str) -> tuple[dict, list, int]:
+    """Return (top-1 hit rate and mean IoU per query type and source, the misses, find_moments p50 ms)
+    for the moments in ``field``."""
     from fiftyone_videorec.moments import find_moments
 
     by_path = {v["path"]: v for v in videos}
@@ -133,7 +134,7 @@ def score_queries(dataset, videos: list[dict], queries: list[dict]) -> dict:
     misses, seconds = [], []
     for q in queries:
         started = time.perf_counter()
-        top = find_moments(dataset, q["path"], k=1)[0]
+        top = find_moments(dataset, q["path"], k=1, field=field)[0]
         seconds.append(time.perf_counter() - started)
         span = (top.start, top.end)
         if q["type"] == "take":  # any segment of the same action
@@ -194,21 +195,92 @@ def latency(model_dir: Path, total: int, dim: int, per_video: int = 100, repeats
     return out
 
 
-def _model(work: Path, quick: bool, time_limit: float) -> tuple[Path, dict]:
-    """Train the benchmark's model on the synthetic set (reused when already there). ``quick`` only
-    checks that the script runs: an untrained ``tiny`` network, saved the way training saves one."""
+def _trained(work: Path, quick: bool, time_limit: float) -> Path:
+    """Train the default preset on the synthetic set (reused when already there), saved as training
+    saves it by default: fused, the appearance weight chosen by training. ``quick`` only checks that
+    the script runs: an untrained ``tiny`` network, saved the way training saves one, fused at the
+    default weight."""
+    from fiftyone_videorec import config
+    from fiftyone_videorec.backbone import NAME
     from fiftyone_videorec.data.synthetic import load_synthetic
     from fiftyone_videorec.model import build_model, save_trained
     from fiftyone_videorec.training import train
 
-    out = work / ("model-tiny-untrained" if quick else "model-fast")
+    out = work / ("model-tiny-untrained-fused" if quick else "model-fast-fused")
     if quick and not (out / "metadata.json").is_file():
         classifier, _ = build_model("tiny", num_classes=4)
-        save_trained(out, classifier, {"preset": "tiny", "class_names": list("abcd"), "epochs_trained": 0})
+        save_trained(out, classifier, {"preset": "tiny", "class_names": list("abcd"), "epochs_trained": 0,
+                                       "appearance": {"frames": config.APPEARANCE_FRAMES, "backbone": NAME,
+                                                      "image_size": config.APPEARANCE_SIZE,
+                                                      "weight": config.APPEARANCE_WEIGHT}})
     elif not (out / "metadata.json").is_file():
         dataset = load_synthetic(f"{BENCH}-train", overwrite=True, show_bar=False)
-        train(dataset.name, out, preset="fast", time_limit=time_limit)
-    return out, json.loads((out / "metadata.json").read_text())
+        train(dataset.name, out, preset=config.DEFAULT_PRESET, time_limit=time_limit)
+    return out
+
+
+def _about(key: str, folder: Path, quick: bool) -> dict:
+    """What the table says of a model: how it was made and its own retrieval scores."""
+    from fiftyone_videorec.model_folder import read_metadata
+
+    meta = read_metadata(folder)
+    if key == "pretrained":
+        return {"label": "pretrained", "made": f"built-in, no training ({meta['backbone']})",
+                "appearance": meta["appearance"], "frame_step": meta["frame_step"]}
+    metrics = meta.get("metrics", {})
+    scores = {name: round(metrics[name], 3) for name in ("test_vs_train_precision@5", "motion_only_precision@5",
+                                                         "appearance_only_precision@5") if name in metrics}
+    fused = float((meta.get("appearance") or {}).get("weight", 0)) > 0
+    return {"label": f"{meta['preset']} ({'fused default' if fused else 'default, motion only'})",
+            "preset": meta["preset"], "appearance": meta.get("appearance"),
+            "made": "untrained (--quick)" if quick else "trained by `vr.train` on the synthetic motion set",
+            "epochs": meta.get("epochs_trained"), "train_seconds": meta.get("train_seconds"), "scores": scores,
+            "stopped_by_time_limit_s": meta.get("time_limit_s") if meta.get("stopped_by_time_limit") else None}
+
+
+def measure(dataset, key: str, folder: Path, videos: list[dict], queries: list[dict], quick: bool) -> dict:
+    """Index the long videos' moments with one model (its own field) and score every query against them."""
+    from fiftyone_videorec import config
+    from fiftyone_videorec.moments import index_moments
+
+    field = f"{config.MOMENTS_FIELD}_{key}"
+    started = time.perf_counter()
+    summary = index_moments(dataset, folder, field=field)
+    index_s = time.perf_counter() - started
+    seconds = sum(v["seconds"] for v in videos)
+    quality, misses, find_ms = score_queries(dataset, videos, queries, field)
+    print(f"{key}: indexed in {index_s:.0f} s; " + ", ".join(f"{k} {r['top1_hit_rate']}" for k, r in quality.items()),
+          flush=True)
+    return {**_about(key, folder, quick), "dim": len(dataset.first()[field].detections[0].embedding),
+            "indexing": {"moments": summary.moments, "seconds": round(index_s, 1),
+                         "video_seconds_per_second": round(seconds / index_s, 1), "failed": len(summary.failed)},
+            "quality": quality, "misses": misses, "find_moments_p50_ms_incl_query_embedding": find_ms}
+
+
+def neighbours(seen: dict | None = None) -> dict:
+    """Add to ``seen`` the other ``benchmark.py`` runs on this machine now and the 1-minute load average,
+    so the table can say what shared the CPUs (call it between phases; the embed benchmark uses it too)."""
+    seen = seen or {"other_benchmarks": [], "load_1min": []}
+    seen["load_1min"].append(round(os.getloadavg()[0], 1))
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        name = next((args[i + 1] + " --quick" * ("--quick" in args) for i, a in enumerate(args[:-1])
+                     if a.endswith("benchmark.py")), None)
+        if name and cmdline.parent.name != str(os.getpid()) and name not in seen["other_benchmarks"]:
+            seen["other_benchmarks"].append(name)
+    return seen
+
+
+def shared_note(r: dict) -> str:
+    """The sentence under a benchmark's title: the CPUs, what shared them, and that only ratios count."""
+    others, load = r["neighbours"]["other_benchmarks"], r["neighbours"]["load_1min"]
+    shared = ("The machine was shared: " + ", ".join(f"`benchmark.py {b}`" for b in others) + " ran at the same time"
+              if others else "Shared with other jobs")
+    return (f"{r['cpu_count']} CPUs ({r['machine']}). {shared} (1-minute load average {min(load)}-{max(load)} "
+            "during the run), so absolute speeds are low and noisy: only ratios measured within this run count.")
 
 
 def run(out_dir: Path, quick: bool, time_limit: float = 300.0) -> dict:
@@ -216,37 +288,31 @@ def run(out_dir: Path, quick: bool, time_limit: float = 300.0) -> dict:
     import fiftyone as fo
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.moments import index_moments
+    from fiftyone_videorec.model_folder import resolve
     from fiftyone_videorec.runtime import connect_database
 
     connect_database()
-    work = config.home_dir() / "bench-moments"
-    model_dir, meta = _model(work, quick, time_limit)
+    work, seen, started = config.home_dir() / "bench-moments", neighbours(), time.perf_counter()
+    folders = {"trained": _trained(work, quick, time_limit), "pretrained": resolve("pretrained")}
     videos, queries = build_videos(work / ("videos-quick" if quick else "videos"), quick)
     if fo.dataset_exists(BENCH):
         fo.delete_dataset(BENCH)
     dataset = fo.Dataset(BENCH)
     dataset.add_samples([fo.Sample(filepath=v["path"]) for v in videos], progress=False)
-    started = time.perf_counter()
-    summary = index_moments(dataset, model_dir)
-    index_s = time.perf_counter() - started
-    seconds = sum(v["seconds"] for v in videos)
-    quality, misses, find_ms = score_queries(dataset, videos, queries)
-    dim = len(dataset.first()[config.MOMENTS_FIELD].detections[0].embedding)
-    lat = latency(model_dir, 2_000 if quick else 100_000, dim, repeats=50 if quick else 200)
+    models = {}
+    for key, folder in folders.items():
+        models[key] = measure(dataset, key, folder, videos, queries, quick)
+        neighbours(seen)
+    lat = latency(folders["trained"], 2_000 if quick else 100_000, models["trained"]["dim"],
+                  repeats=50 if quick else 200)
     result = {"cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(), "quick": quick,
-              "model": {"preset": meta.get("preset"),
-                        "trained_on": "nothing (--quick)" if quick else "synthetic motion set (videorec load synthetic)",
-                        "epochs": meta.get("epochs_trained"), "train_seconds": meta.get("train_seconds"),
-                        "test_vs_train_precision@5": round(meta.get("metrics", {}).get("test_vs_train_precision@5", float("nan")), 3)},
+              "models": models, "latency": lat,
               "videos": {"count": len(videos), "real": sum(v["kind"] == "real" for v in videos),
-                         "segments": sum(len(v["segments"]) for v in videos), "seconds": round(seconds, 1)},
-              "indexing": {"moments": summary.moments, "seconds": round(index_s, 1),
-                           "video_seconds_per_second": round(seconds / index_s, 1), "failed": len(summary.failed)},
-              "quality": quality, "misses": misses, "find_moments_p50_ms_incl_query_embedding": find_ms,
-              "latency": lat,
+                         "segments": sum(len(v["segments"]) for v in videos),
+                         "seconds": round(sum(v["seconds"] for v in videos), 1)},
               "settings": {"window": config.MOMENT_WINDOW_S, "stride": config.MOMENT_STRIDE_S,
-                           "clips": config.MOMENT_CLIPS}}
+                           "clips": config.MOMENT_CLIPS},
+              "seconds": round(time.perf_counter() - started), "neighbours": neighbours(seen)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "moments.json").write_text(json.dumps(result, indent=2))
     (out_dir / "moments.md").write_text(_markdown(result))
@@ -255,18 +321,47 @@ def run(out_dir: Path, quick: bool, time_limit: float = 300.0) -> dict:
     return result
 
 
+def _models_md(models: dict, s: dict) -> str:
+    """One line per model: how it was made, its vector and how it samples a window."""
+    lines = ""
+    for m in models.values():
+        a = m["appearance"] or {"weight": 0}
+        stream = f"ImageNet features of {a.get('frames')} frames per window ({a.get('image_size')} px centre squares)"
+        if not m.get("preset"):
+            lines += (f"- **{m['label']}**: {m['made']}. {m['dim']}-d: the {stream}, sampled every "
+                      f"{m['frame_step']} frames at 25 fps.\n")
+            continue
+        names = {"test_vs_train_precision@5": "fused", "motion_only_precision@5": "motion stream alone",
+                 "appearance_only_precision@5": "appearance stream alone"}
+        scores = ", ".join(f"{names[k]} {v}" for k, v in m["scores"].items())
+        motion = f"the mean of {s['clips']} clips' (2+1)D vectors per window"
+        chosen = f" (chosen on {a['chosen_on']})" if a.get("chosen_on") else ""
+        how = (f"{motion} fused with the {stream}, appearance weight {a['weight']:g}{chosen}" if a["weight"] else
+               f"{motion} alone: the ImageNet stream is off (appearance weight 0{chosen})")
+        limit = m.get("stopped_by_time_limit_s")
+        stop = f", stopped by its {limit:g} s time limit" if limit else ""
+        took = f"{m['epochs']} epochs, {m['train_seconds']} s{stop}; " if m.get("train_seconds") else ""
+        lines += (f"- **{m['label']}**: preset `{m['preset']}` {m['made']} ({took}test-vs-train P@5 "
+                  f"{scores or 'not measured'}). {m['dim']}-d: {how}.\n")
+    return lines
+
+
 def _markdown(r: dict) -> str:
-    m, v, ix, lat = r["model"], r["videos"], r["indexing"], r["latency"]
-    quality = "".join(f"| {name} | {row['queries']} | {row['top1_hit_rate']} | {row['mean_iou']} |\n"
-                      for name, row in r["quality"].items())
+    v, lat, s, models = r["videos"], r["latency"], r["settings"], r["models"]
+    quality = "".join(f"| {name} | {m['quality'][name]['queries']} | {m['label']} | "
+                      f"{m['quality'][name]['top1_hit_rate']} | {m['quality'][name]['mean_iou']} |\n"
+                      for name in next(iter(models.values()))["quality"] for m in models.values())
+    misses = "".join(f"\n{m['label']}:\n\n" + "".join(
+        f"- {x['query']} ({x['action']}) → {x['found']} {x['start']:.0f}-{x['end']:.0f} s, IoU {x['iou']}\n"
+        for x in m["misses"]) for m in models.values())
+    indexing = "".join(f"| {m['label']} | {v['seconds']} | {m['indexing']['moments']} | {m['indexing']['seconds']} | "
+                       f"**{m['indexing']['video_seconds_per_second']}x** | "
+                       f"{m['find_moments_p50_ms_incl_query_embedding']} |\n" for m in models.values())
     searches = "".join(f"| {name} | {row['p50_ms']} | {row['p99_ms']} |\n"
                        for name, row in lat.items() if isinstance(row, dict))
-    s = r["settings"]
     return (
-        f"# Moment search benchmark\n\n{r['cpu_count']} CPUs ({r['machine']}), shared with other jobs.\n\n"
-        f"Model: preset `{m['preset']}` trained by `vr.train` on {m['trained_on']} ({m['epochs']} epochs, "
-        f"{m['train_seconds']} s; test-vs-train P@5 {m['test_vs_train_precision@5']}). Moments: "
-        f"{s['window']} s windows every {s['stride']} s, {s['clips']} clips each.\n\n"
+        f"# Moment search benchmark\n\n{shared_note(r)}\n\nTwo models, measured in this one run on the same videos "
+        f"and queries. Moments: {s['window']} s windows every {s['stride']} s.\n\n{_models_md(models, s)}\n"
         f"Long videos: {v['count']} ({v['real']} of real recordings from `benchmarks/clips`, letterboxed to 160x120 "
         f"at 25 fps; the rest of synthetic motions, 112 px), {v['segments']} known segments, {v['seconds']} s in all.\n\n"
         f"## Quality (top-1 moment of each query)\n\n"
@@ -274,18 +369,15 @@ def _markdown(r: dict) -> str:
         f"size; take: another recording of the action (real, kept out of the long videos) or a fresh synthetic "
         f"rendering of the motion. Hit: right video and temporal IoU >= 0.5 with the true segment (take: with any "
         f"segment of that action).\n\n"
-        f"| queries | count | top-1 hit rate | mean IoU |\n|---|---|---|---|\n{quality}\n"
-        f"Goal: top-1 hit rate >= 0.9 on copy queries.\n\nMisses (query → top-1 moment):\n\n"
-        + "".join(f"- {x['query']} ({x['action']}) → {x['found']} {x['start']:.0f}-{x['end']:.0f} s, IoU {x['iou']}\n"
-                  for x in r["misses"]) + "\n"
-        f"## Indexing speed\n\n| video seconds | moments | wall seconds | video-seconds per second |\n|---|---|---|---|\n"
-        f"| {v['seconds']} | {ix['moments']} | {ix['seconds']} | **{ix['video_seconds_per_second']}x** |\n\n"
+        f"| queries | count | model | top-1 hit rate | mean IoU |\n|---|---|---|---|---|\n{quality}\n"
+        f"Goal: top-1 hit rate >= 0.9 on copy queries.\n\nMisses (query → top-1 moment):\n{misses}\n"
+        f"## Indexing speed\n\n| model | video seconds | moments | wall seconds | video-seconds per second | "
+        f"find_moments p50 ms |\n|---|---|---|---|---|---|\n{indexing}\n"
         f"Wall time of `index_moments` (model load, one decode per video, network, database writes, Brain index). "
-        f"Goal: >= 20x real time on 2 CPUs.\n\n"
-        f"## Search latency over {lat['moments']} generated moments ({lat['dim']}-d)\n\n"
+        f"Goal: >= 20x real time on 2 CPUs. find_moments: a whole call on the benchmark's index, decoding and "
+        f"embedding the query file (2-8 s of video) included, p50 over all queries.\n\n"
+        f"## Search latency over {lat['moments']} generated moments ({lat['dim']}-d, the fused default's size)\n\n"
         f"`search_windows` (the search behind `find_moments`, query embedding excluded), k=5, index loaded; the "
         f"first search (load and normalise the index) took {lat['first_search_ms']} ms; building the index took "
-        f"{lat['index_build_s']} s. A whole `find_moments` call on the benchmark's index, decoding and embedding the "
-        f"query file (2-8 s of video) included, took {r['find_moments_p50_ms_incl_query_embedding']} ms (p50).\n\n"
-        f"| query | p50 ms | p99 ms |\n|---|---|---|\n{searches}\n"
+        f"{lat['index_build_s']} s.\n\n| query | p50 ms | p99 ms |\n|---|---|---|\n{searches}\n"
         f"Goal: p50 <= 100 ms over 100k moments.\n")

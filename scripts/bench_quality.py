@@ -1,4 +1,4 @@
-"""Quality benchmark: five sets x four methods, through the product's own load → train → embed path.
+"""Quality benchmark: five sets x six methods, through the product's own load → train → embed path.
 
 Sets (all made by code in the repo, same seed -> same clips):
 
@@ -13,9 +13,15 @@ Sets (all made by code in the repo, same seed -> same clips):
   copies; P@1 says whether a copy finds its own original first (the models trained on
   first ``across_recordings`` fold embed it).
 
-Methods: the default preset; the seed's ``tutorial`` network given the default's training time;
-an untrained network of the default's shape; an 8x8 thumbnail of the middle frame.
-Metrics: test queries against the train gallery (cosine): P@1, P@5, mAP@10.
+Methods: ``default``, the default preset as ``embed_dataset`` gives it (its trained network fused
+with the frozen ImageNet frame features at the weight its training chose); ``motion_only``, the same
+trained weights with the ImageNet stream off; ``pretrained``, the ImageNet stream alone (no
+training); the seed's ``tutorial`` network given the default's training time; an untrained network
+of the default's shape; an 8x8 thumbnail of the middle frame.
+Metrics: test queries against the train gallery (cosine): P@1, P@5, mAP@10. On the validation
+splits (``quality_appearance.py``): the appearance weight swept, and the ImageNet stream's frames
+per video x crop size. ``--keep-rows tutorial`` copies the tutorial rows from the committed run
+instead of training it again (its network and training are unchanged).
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+import quality_appearance
+import quality_report
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ROOT / "benchmarks" / "clips"
 SETS = ("synthetic", "motion_families", "same_recording", "across_recordings", "altered_copies")
-METHODS = ("default", "tutorial", "untrained", "thumbnail")
+METHODS = ("default", "motion_only", "pretrained", "tutorial", "untrained", "thumbnail")  # field-name safe
 TRAINED_ON = {"altered_copies": "across_recordings/1"}  # sets with no training split of their own: its first fold
 METRICS = ("precision@1", "precision@5", "map@10")
 
@@ -92,16 +101,21 @@ def _vectors(dataset, field: str, tag: str):
     return np.stack(vectors), labels
 
 
-def retrieval_scores(dataset, field: str, query_tag: str | None = None) -> dict:
-    """P@1, P@5, mAP@10 of the ``query_tag`` clips (default: test) against the train gallery."""
-    from fiftyone_videorec import config
+def score_vectors(query: tuple, gallery: tuple) -> dict:
+    """P@1, P@5, mAP@10 (and chance P@1) of ``(vectors, labels)`` queries against a ``(vectors, labels)`` gallery."""
     from fiftyone_videorec.evaluation import evaluate_vectors
 
-    query = _vectors(dataset, field, query_tag or config.TEST_TAG)
-    gallery = _vectors(dataset, field, config.TRAIN_TAG)
     report = evaluate_vectors(*query, *gallery, k=(1, 5, 10))
     return {name: round(report.metrics[name], 3) for name in METRICS} | {
         "chance_precision@1": round(report.metrics["chance_precision@1"], 3)}
+
+
+def retrieval_scores(dataset, field: str, query_tag: str | None = None) -> dict:
+    """P@1, P@5, mAP@10 of the ``query_tag`` clips (default: test) against the train gallery."""
+    from fiftyone_videorec import config
+
+    return score_vectors(_vectors(dataset, field, query_tag or config.TEST_TAG),
+                         _vectors(dataset, field, config.TRAIN_TAG))
 
 
 def _untrained(dataset, folder: Path, preset: str) -> Path:
@@ -126,51 +140,90 @@ def _embed(dataset, model_dir: Path, field: str) -> dict:
     return {"embed_clips_per_s": round(summary.embedded / seconds, 2), "failed": len(summary.failed)}
 
 
-def run_set(name: str, dataset, work: Path, models: dict, preset: str, epochs: int | None) -> dict:
-    """Every method on one imported set; trains unless ``models`` already holds its models."""
+def _model(method: str, dataset, folder: Path, models: dict, preset: str, epochs: int | None,
+           time_limit: float | None = None) -> dict:
+    """Train or make ``method``'s model into ``models`` unless it is there; return the row's training part."""
     from fiftyone_videorec.training import train
 
+    row: dict = {}
+    if method not in models:
+        if method == "untrained":
+            models[method] = (_untrained(dataset, folder, preset), 0.0)
+        elif method == "pretrained":
+            models[method] = ("pretrained", 0.0)
+        elif method == "motion_only":  # the default's weights, not trained again
+            models[method] = (quality_appearance.motion_only_folder(models["default"][0], folder), models["default"][1])
+        else:
+            limit = time_limit if method == "default" else models["default"][1]
+            meta = train(dataset.name, folder, preset=preset if method == "default" else "tutorial",
+                         epochs=epochs, time_limit=limit).metadata
+            models[method] = (folder, meta["train_seconds"])
+            row["epochs"] = meta["epochs_trained"]
+    if method == "default":  # the preset's "auto" picks it on the training run's validation clips
+        row["appearance_weight"] = quality_appearance.chosen_weight(models[method][0])
+    return row | {"train_seconds": round(models[method][1], 1)}
+
+
+def run_set(name: str, dataset, work: Path, models: dict, preset: str, epochs: int | None,
+            kept: dict | None = None, time_limit: float | None = None) -> dict:
+    """Every method on one imported set; trains unless ``models`` already holds its models.
+    Methods in ``kept`` take that row instead of being measured."""
     rows = {}
     for method in METHODS:
         field = f"bench_{method}"
-        row: dict = {}
-        if method == "thumbnail":
+        if method in (kept or {}):
+            row = kept[method]
+        elif method == "thumbnail":
             started = time.perf_counter()
             dataset.set_values(field, [v.tolist() for v in thumbnails(dataset.values("filepath"))])
-            row["embed_clips_per_s"] = round(len(dataset) / (time.perf_counter() - started), 2)
-            row["train_seconds"] = 0.0
+            row = {"embed_clips_per_s": round(len(dataset) / (time.perf_counter() - started), 2), "train_seconds": 0.0}
+            row |= retrieval_scores(dataset, field)
         else:
-            if method not in models:
-                folder = work / "models" / name / method
-                if method == "untrained":
-                    models[method] = (_untrained(dataset, folder, preset), 0.0)
-                else:
-                    limit = None if method == "default" else models["default"][1]
-                    meta = train(dataset.name, folder, preset=preset if method == "default" else "tutorial",
-                                 epochs=epochs, time_limit=limit).metadata
-                    models[method] = (folder, meta["train_seconds"])
-                    row["epochs"] = meta["epochs_trained"]
-            row["train_seconds"] = round(models[method][1], 1)
+            row = _model(method, dataset, work / "models" / name / method, models, preset, epochs, time_limit)
             row |= _embed(dataset, models[method][0], field)
-        row |= retrieval_scores(dataset, field)
+            row |= retrieval_scores(dataset, field)
         rows[method] = row
-        print(f"  {name:<18} {method:<10} " + "  ".join(f"{m} {row[m]:.3f}" for m in METRICS)
-              + f"  train {row['train_seconds']:.0f} s  embed {row['embed_clips_per_s']:.1f} clips/s", flush=True)
+        print(f"  {name:<18} {method:<11} " + "  ".join(f"{m} {row[m]:.3f}" for m in METRICS)
+              + f"  train {row['train_seconds']:.0f} s  embed {row['embed_clips_per_s']:.1f} clips/s"
+              + ("  (previous run)" if row.get("kept") else ""), flush=True)
     return rows
 
 
-def run(out_dir: Path, quick: bool, preset: str | None = None) -> dict:
+def _validation(name: str, fold: int, dataset, rows: dict, state: dict, networks, quick: bool) -> None:
+    """The appearance-weight sweep and the frames x size grid on this fold, if it is the set's validation fold."""
+    query_tag = quality_appearance.validation_query(name, fold)
+    if query_tag is None:
+        return
+    state["appearance_sweep"]["chosen"][name] = rows["default"].get("appearance_weight")
+    sweep = state["appearance_sweep"]["sets"][name] = quality_appearance.weight_sweep(dataset, query_tag)
+    print(f"  {name:<18} weights     " + "  ".join(f"{w} {p:.3f}" for w, p in sweep.items()), flush=True)
+    grid = state["frames_x_size"]["sets"][name] = quality_appearance.frames_by_size(dataset, query_tag, networks, quick)
+    print(f"  {name:<18} frames x px " + "  ".join(f"{k} {c['precision@5']:.3f} ({c['clips_per_s']:.1f}/s)"
+                                                   for k, c in grid.items()), flush=True)
+
+
+def run(out_dir: Path, quick: bool, preset: str | None = None, keep_rows: list[str] | None = None,
+        time_limit: float | None = None) -> dict:
     from fiftyone_videorec import config
     from fiftyone_videorec.data.folder import load_folder
+    from fiftyone_videorec.model import get_preset
     from fiftyone_videorec.runtime import connect_database
 
+    kept = quality_report.load_kept(keep_rows, quick)  # read before this run writes over it
     fo = connect_database()
     fo.config.show_progress_bars = False  # one line per set and method instead
     preset = preset or config.DEFAULT_PRESET
     work = config.home_dir() / "bench-quality" / ("quick" if quick else "full")
-    started = time.perf_counter()
+    state = {"preset": preset, "quick": quick, "started": time.perf_counter(), "sets": {},
+             "train_time_limit_s": time_limit,
+             "kept": {m: str(quality_report.PREVIOUS.relative_to(ROOT)) for m in keep_rows or []},
+             "appearance_sweep": {"weights": quality_appearance.sweep_weights(), "configured": config.APPEARANCE_WEIGHT,
+                                  "preset_weight": get_preset(preset).appearance_weight,
+                                  "queries": "val; across_recordings: fold 2 test", "chosen": {}, "sets": {}},
+             "frames_x_size": {"configured": [config.APPEARANCE_FRAMES, config.APPEARANCE_SIZE],
+                               "throughput_set": quality_appearance.THROUGHPUT_SET, "sets": {}}}
     roots = build_sets(work / "sets", quick)
-    results, models_of = {}, {}
+    models_of, networks = {}, quality_appearance.FrameNetworks()
     for name in SETS:
         folds = []
         for i, root in enumerate(roots[name]):
@@ -183,9 +236,10 @@ def run(out_dir: Path, quick: bool, preset: str | None = None) -> dict:
             trained_on = TRAINED_ON.get(name, fold)
             folds.append({"classes": classes, "clips": counts, "skipped": len(summary.skipped), "trained_on": trained_on,
                           "methods": run_set(fold, dataset, work, models_of.setdefault(trained_on, {}), preset,
-                                             2 if quick else None)})
-        results[name] = folds[0] if len(folds) == 1 else _mean_of_folds(folds)
-        report = _save(out_dir, preset, quick, started, results, complete=name == SETS[-1])
+                                             2 if quick else None, kept.get(fold), time_limit)})
+            _validation(name, i, dataset, folds[-1]["methods"], state, networks, quick)
+        state["sets"][name] = folds[0] if len(folds) == 1 else _mean_of_folds(folds)
+        report = _save(out_dir, state, complete=name == SETS[-1])
     return report
 
 
@@ -195,17 +249,20 @@ def _mean_of_folds(folds: list[dict]) -> dict:
     for method in folds[0]["methods"]:
         rows = [fold["methods"][method] for fold in folds]
         mean = {key: round(float(np.mean([row[key] for row in rows])), 3) for key in rows[0]
-                if isinstance(rows[0][key], (int, float))}
-        methods[method] = mean | {"fold_precision@5": [row["precision@5"] for row in rows]}
+                if isinstance(rows[0][key], (int, float)) and not isinstance(rows[0][key], bool)}
+        marks = {"kept": True} if all(row.get("kept") for row in rows) else {}
+        methods[method] = mean | marks | {"fold_precision@5": [row["precision@5"] for row in rows]}
     return {"classes": folds[0]["classes"], "clips": folds[0]["clips"], "skipped": sum(f["skipped"] for f in folds),
             "trained_on": folds[0]["trained_on"], "folds": folds, "methods": methods}
 
 
-def _save(out_dir: Path, preset: str, quick: bool, started: float, results: dict, complete: bool) -> dict:
+def _save(out_dir: Path, state: dict, complete: bool) -> dict:
     """Write what is measured so far: an interrupted run keeps the sets it finished."""
-    report = {"preset": preset, "quick": quick, "complete": complete,
-              "seconds": round(time.perf_counter() - started, 1),
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "sets": results}
+    report = {"preset": state["preset"], "quick": state["quick"], "complete": complete,
+              "seconds": round(time.perf_counter() - state["started"], 1),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "sets": state["sets"],
+              "kept": state["kept"], "appearance_sweep": state["appearance_sweep"],
+              "frames_x_size": state["frames_x_size"], "train_time_limit_s": state["train_time_limit_s"]}
     (out_dir / "quality.json").write_text(json.dumps(report, indent=2))
     (out_dir / "quality.md").write_text(markdown(report, _candidates(out_dir)))
     return report
@@ -216,25 +273,51 @@ def _candidates(out_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _methods_note(report: dict) -> str:
+    sweep = report.get("appearance_sweep")
+    if not sweep:  # a report from before the ImageNet stream
+        return ""
+    chosen = ", ".join(f"{name} {w:g}" for name, w in sweep.get("chosen", {}).items() if w is not None)
+    return (" `default` is what `embed_dataset(dataset, model_folder)` gives: the trained network fused with the"
+            f" ImageNet frame features at the weight its training chose (preset weight `{sweep.get('preset_weight')}`"
+            + (f"; chosen on the validation sets: {chosen}" if chosen else "") + "); `motion only` is the same"
+            " trained weights with the ImageNet stream off; `pretrained (appearance only)` is the ImageNet stream"
+            " alone, no training (its train s is 0).")
+
+
 def markdown(report: dict, candidates: dict | None = None) -> str:
-    """The tables the README quotes: one row per set and method; then the candidates tried for the default."""
+    """The tables the README quotes: one row per set and method, the goals, the validation sweeps;
+    then the candidates tried for the default."""
     lines = [f"# Retrieval quality across five sets (preset `{report['preset']}`)", "",
              *([] if report["complete"] else ["**Incomplete run**: only the sets below were measured.", ""]),
              "One run of `python scripts/benchmark.py quality` on " + report["machine"]
              + f", {report['seconds'] / 60:.0f} min in all. Test clips query the train clips by cosine similarity;"
              " `across_recordings` is the mean of its folds (each tests on other people and scenes; P@5 per fold"
              " in the last column), and `altered_copies` is embedded by the models trained on its first fold."
-             " Sets and methods: `scripts/bench_quality.py`.", "",
+             + _methods_note(report)
+             + "".join(f" Rows marked `(previous run)` are copied from the committed `{path}` (`--keep-rows {m}`:"
+                       " that network and its training are unchanged), not measured in this run."
+                       for m, path in report.get("kept", {}).items())
+             + (f" The default trained with a time limit of {report['train_time_limit_s']:.0f} s instead of the"
+                " preset's (`--time-limit`: the machine was shared with other jobs, so the preset's limit would"
+                " have cut training short by load, not by the epochs it needs)."
+                if report.get("train_time_limit_s") else "")
+             + " Sets and methods: `scripts/bench_quality.py`.", "",
              "| set | classes | train/val/test | method | P@1 | P@5 | mAP@10 | train s | embed clips/s | P@5 per fold |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, result in report["sets"].items():
         c = result["clips"]
         for method, row in result["methods"].items():
-            lines.append(f"| {name} | {result['classes']} | {c['train']}/{c['val']}/{c['test']} | {method} | "
-                         + " | ".join(f"{row[m]:.3f}" for m in METRICS)
+            lines.append(f"| {name} | {result['classes']} | {c['train']}/{c['val']}/{c['test']} | "
+                         f"{quality_report.label(method, row)} | " + " | ".join(f"{row[m]:.3f}" for m in METRICS)
                          + f" | {row['train_seconds']:.0f} | {row['embed_clips_per_s']:.1f} | "
                          + " / ".join(f"{v:.3f}" for v in row.get("fold_precision@5", [])) + " |")
-    lines += ["", "## What was tried", "",
+    lines += ["", *quality_report.goals_markdown(report)]
+    if report.get("appearance_sweep", {}).get("sets"):
+        lines += quality_appearance.sweep_markdown(report["appearance_sweep"])
+    if report.get("frames_x_size", {}).get("sets"):
+        lines += quality_appearance.grid_markdown(report["frames_x_size"], report["frames_x_size"]["configured"])
+    lines += ["## What was tried", "",
               "How the default was chosen, what was rejected and why, with validation numbers: the docstring of "
               "`fiftyone_videorec/model.py`.", ""]
     if candidates:

@@ -3,7 +3,8 @@
 
     python scripts/benchmark.py train   # seed's recipe vs ours, seconds/epoch and precision@5
     python scripts/benchmark.py embed   # clips/s, peak memory, recommend latency
-    python scripts/benchmark.py quality # five sets x four methods: P@1, P@5, mAP@10
+    python scripts/benchmark.py quality # five sets x six methods: P@1, P@5, mAP@10; appearance sweeps on val
+    python scripts/benchmark.py quality --keep-rows tutorial  # the tutorial rows from the committed run
     python scripts/benchmark.py scale   # 10k-1M vectors x sklearn/lancedb: index build, recommend latency, memory
     python scripts/benchmark.py moments # long videos: top-1 moment hit rate and IoU, indexing speed, search latency
     python scripts/benchmark.py all
@@ -24,6 +25,7 @@ SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
 import bench_candidates  # noqa: E402  (its argument parsers; heavy imports wait until a run)
+import quality_report  # noqa: E402
 
 BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality", "scale": "bench_scale",
               "moments": "bench_moments", "candidates": "bench_candidates"}
@@ -38,8 +40,13 @@ def main(argv=None) -> int:
     parser.add_argument("--same-epochs", type=int, default=10, metavar="N",
                         help="train: epochs for the tutorial-vs-fast precision comparison (default 10)")
     parser.add_argument("--preset", help="quality: the preset measured as the default (default: the default preset)")
-    parser.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS",
-                        help="moments: training time limit of the benchmark's model (default 300)")
+    parser.add_argument("--keep-rows", type=quality_report.parse_keep, metavar="METHOD",
+                        help="quality: copy this method's rows from the committed benchmarks/quality.json instead of "
+                             "measuring them (only tutorial: its network and training are unchanged)")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help="moments: training time limit of the benchmark's model (default 300); quality: of the "
+                             "default's training (default: the preset's; raise it on a shared machine, so that "
+                             "the epochs, not the load, decide the model)")
     parser.add_argument("--vary", action="append", type=bench_candidates.parse_variant, metavar="FIELD=VALUE[,FIELD=VALUE]",
                         help="candidates: one candidate, the default preset with these fields changed (repeat for more)")
     parser.add_argument("--sets", type=bench_candidates.parse_sets, metavar="SET[,SET]",
@@ -51,8 +58,9 @@ def main(argv=None) -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
-        options = {"train": {"same_epoch_count": args.same_epochs}, "quality": {"preset": args.preset},
-                   "moments": {"time_limit": args.time_limit},
+        options = {"train": {"same_epoch_count": args.same_epochs},
+                   "quality": {"preset": args.preset, "keep_rows": args.keep_rows, "time_limit": args.time_limit},
+                   "moments": {"time_limit": args.time_limit or 300.0},
                    "candidates": {"variants": args.vary, "sets": args.sets, "seeds": args.seeds}}.get(name, {})
         module.run(out_dir=Path(args.out), quick=args.quick, **options)
     return 0

@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run_benchmark(name: str, out: Path, env: dict) -> dict:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), name, "--quick", "--out", str(out)],
-                            capture_output=True, text=True, env=env, timeout=1200)
+def _run_benchmark(name: str, out: Path, env: dict, *options: str) -> dict:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), name, "--quick", "--out", str(out),
+                             *options], capture_output=True, text=True, env=env, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / f"{name}.md").read_text().startswith("#")
     return json.loads((out / f"{name}.json").read_text())
@@ -32,25 +32,62 @@ def test_train_benchmark_reports_speed_precision_and_clip_averaging(tmp_path):
 
 
 def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
-    result = _run_benchmark("embed", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
-    formats = [v for v in result["throughput"].values() if isinstance(v, dict)]
-    assert len(formats) == 3 and all(f["speedup"] > 0 and f["compute_embeddings_clips_per_s"] > 0
-                                     and f["fiftyone_reader_only_clips_per_s"] > 0 for f in formats)
-    peaks = [v["peak_rss_mb"] for v in result["peak_memory"].values()]
-    assert all(200 < p < 20_000 for p in peaks)  # this process's own peak, not its parent's
+    out = tmp_path / "out"
+    result = _run_benchmark("embed", out, {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    formats = [v for v in result["throughput"].values() if isinstance(v, dict) and "seed_clips_per_s" in v]
+    assert len(formats) == 3
+    for f in formats:  # the seed, motion only, pretrained and the fused default, each with its speed-up
+        for key in ("ours", "pretrained", "fused", "ours_one", "compute_embeddings", "fiftyone_reader_only"):
+            assert f[f"{key}_clips_per_s"] > 0 and f[f"speedup_{key}"] > 0, key
+    dims = result["throughput"]["dims"]
+    assert dims["pretrained"] == 1280 and dims["fused"] == dims["ours"] + dims["pretrained"]
+    peaks = result["peak_memory"]["fused"]  # the fused default, one fresh process per size
+    assert len(peaks) == 2 and all(200 < v["peak_rss_mb"] < 20_000 for v in peaks.values())  # its own peak
+    assert all(v["embedded"] == int(n) for n, v in peaks.items())
     assert result["latency"]["recommend_p50_ms"] > 0
+    assert all(result["file_queries"][key]["later_p50_ms"] > 0 for key in ("ours", "fused"))
+    table = (out / "embed.md").read_text()
+    for heading in ("| seed clips/s | motion only | speed-up | pretrained | speed-up | fused default | speed-up |",
+                    "Goals: pretrained >= 5x the seed's clips/s, fused default >= 3x", "fused default: peak RSS MB",
+                    "only ratios measured within this run count"):
+        assert heading in table, heading
+    _check_frames_x_size_section(table)
+
+
+def _check_frames_x_size_section(table: str) -> None:
+    """embed.md carries the quality run's frames x size table when quality.json has one, else nothing."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_embed
+
+    heading = "## Frames per video x input size (from the quality run)"
+    if heading in table:
+        assert "**configured** |" in table.split(heading)[1]
+    cell = {"precision@5": 0.5, "clips_per_s": 9.0}
+    grid = {"configured": [4, 160], "throughput_set": "b", "complete": True, "quick": False, "source": "q.json",
+            "sets": {"a": {"1x160": cell, "4x160": cell | {"precision@5": 0.75}}, "b": {"1x160": cell, "4x160": cell}}}
+    section = bench_embed.grid_markdown(grid)
+    assert section.startswith(heading) and "| 4 **configured** | 160 | 0.750 | 0.500 | b 0.500 | 9.0 |" in section
+    assert bench_embed.grid_markdown(None) == ""
 
 
 def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
-    result = _run_benchmark("quality", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    out = tmp_path / "out"
+    # the tutorial rows come from the committed run (--keep-rows): the slowest network to train and embed
+    result = _run_benchmark("quality", out, {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")},
+                            "--keep-rows", "tutorial")
     assert list(result["sets"]) == ["synthetic", "motion_families", "same_recording", "across_recordings",
                                     "altered_copies"]
     for name, found in result["sets"].items():
         assert found["classes"] >= 2 and found["clips"]["train"] > 0 and found["clips"]["test"] > 0, name
-        assert list(found["methods"]) == ["default", "tutorial", "untrained", "thumbnail"]
+        assert list(found["methods"]) == ["default", "motion_only", "pretrained", "tutorial", "untrained", "thumbnail"]
         for method, row in found["methods"].items():
             assert all(0 <= row[m] <= 1 for m in ("precision@1", "precision@5", "map@10")), (name, method)
             assert row["embed_clips_per_s"] > 0 and row.get("failed", 0) == 0, (name, method)
+            assert bool(row.get("kept")) == (method == "tutorial"), (name, method)
+        # motion only is the default's network with the ImageNet stream off; pretrained trains nothing
+        assert found["methods"]["motion_only"]["train_seconds"] == found["methods"]["default"]["train_seconds"]
+        assert found["methods"]["pretrained"]["train_seconds"] == 0
+        assert found["methods"]["thumbnail"]["train_seconds"] == 0
     assert result["complete"] and result["sets"]["altered_copies"]["trained_on"] == "across_recordings/1"
     across = result["sets"]["across_recordings"]
     assert across["clips"]["val"] == 0  # trains without a val split
@@ -59,9 +96,45 @@ def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):
     for method, row in across["methods"].items():
         per_fold = [fold["methods"][method]["precision@5"] for fold in across["folds"]]
         assert row["fold_precision@5"] == per_fold and abs(row["precision@5"] - sum(per_fold) / 2) < 1e-3, method
-    # the tutorial network trains on the same data; the thumbnail needs no training
-    assert result["sets"]["synthetic"]["methods"]["tutorial"]["train_seconds"] > 0
-    assert result["sets"]["synthetic"]["methods"]["thumbnail"]["train_seconds"] == 0
+    _check_kept_rows(result)
+    _check_validation_sweeps(result)
+    table = (out / "quality.md").read_text()
+    for heading in ("| pretrained (appearance only) |", "| motion only |", "| tutorial (previous run) |",
+                    "`--keep-rows tutorial`", "## Goals", "## Appearance weight (validation)", "By the worst set,",
+                    "## Frames x size of the ImageNet stream (validation)", "**configured"):
+        assert heading in table, heading
+
+
+def _check_kept_rows(result: dict) -> None:
+    """Every tutorial row, per fold, is the committed run's, marked as such."""
+    committed = json.loads((ROOT / "benchmarks" / "quality.json").read_text())["sets"]
+    assert result["kept"] == {"tutorial": "benchmarks/quality.json"}
+    for name, found in result["sets"].items():
+        folds = found.get("folds", [found])
+        before = committed[name].get("folds", [committed[name]])
+        for fold, old in zip(folds, before, strict=True):
+            assert fold["methods"]["tutorial"] == old["methods"]["tutorial"] | {"kept": True}, name
+        assert found["methods"]["tutorial"]["precision@5"] == committed[name]["methods"]["tutorial"]["precision@5"]
+
+
+def _check_validation_sweeps(result: dict) -> None:
+    """The weight sweep and the frames x size grid cover every set with a validation split."""
+    validation_sets = ["synthetic", "motion_families", "same_recording", "across_recordings"]
+    sweep, grid = result["appearance_sweep"], result["frames_x_size"]
+    assert list(sweep["sets"]) == validation_sets and list(grid["sets"]) == validation_sets
+    for values in sweep["sets"].values():
+        assert list(values) == [str(w) for w in sweep["weights"]] and all(0 <= v <= 1 for v in values.values())
+    assert sweep["configured"] in sweep["weights"] and {0.0, 1.0} <= set(sweep["weights"])
+    # the weight each set's trained default chose is one the sweep scores; its test rows use it
+    assert list(sweep["chosen"]) == validation_sets and all(w in sweep["weights"] for w in sweep["chosen"].values())
+    assert sweep["chosen"]["across_recordings"] == result["sets"]["across_recordings"]["folds"][1]["methods"][
+        "default"]["appearance_weight"]
+    configured = "{}x{}".format(*grid["configured"])
+    for name, cells in grid["sets"].items():
+        assert configured in cells and len(cells) >= 4, name
+        assert all(0 <= c["precision@5"] <= 1 and c["clips_per_s"] > 0 for c in cells.values()), name
+        # the configured cell is the pretrained model, scored on the same queries as the sweep's weight 1
+        assert abs(cells[configured]["precision@5"] - sweep["sets"][name]["1.0"]) <= 0.051, name
 
 
 def test_candidates_are_scored_on_validation_splits_per_seed_and_accumulate(tmp_path):
@@ -120,12 +193,20 @@ def test_scale_benchmark_reports_every_size_and_backend(tmp_path):
 
 
 def test_moments_benchmark_reports_hit_rate_iou_indexing_speed_and_latency(tmp_path):
-    result = _run_benchmark("moments", tmp_path / "out", {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
-    assert result["model"]["preset"] == "tiny" and result["videos"]["real"] > 0
-    assert {"copy", "altered", "take", "copy (real)", "copy (synthetic)"} <= set(result["quality"])
-    for row in result["quality"].values():
-        assert row["queries"] > 0 and 0 <= row["top1_hit_rate"] <= 1 and 0 <= row["mean_iou"] <= 1
-    assert result["quality"]["copy (synthetic)"]["top1_hit_rate"] >= 0.5  # a copy finds its own segment
-    assert result["indexing"]["video_seconds_per_second"] > 0 and result["indexing"]["failed"] == 0
-    assert result["latency"]["moments"] == 2_000
+    out = tmp_path / "out"
+    result = _run_benchmark("moments", out, {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert result["videos"]["real"] > 0
+    trained, pretrained = result["models"]["trained"], result["models"]["pretrained"]
+    assert trained["preset"] == "tiny" and trained["appearance"]["weight"] > 0  # fused, as training saves the default
+    assert pretrained["dim"] == 1280 and not pretrained.get("preset")  # the built-in model, no training
+    for key, model in result["models"].items():
+        assert {"copy", "altered", "take", "copy (real)", "copy (synthetic)", "take (real)"} <= set(model["quality"])
+        for row in model["quality"].values():
+            assert row["queries"] > 0 and 0 <= row["top1_hit_rate"] <= 1 and 0 <= row["mean_iou"] <= 1
+        assert model["quality"]["copy (synthetic)"]["top1_hit_rate"] >= 0.5, key  # a copy finds its own segment
+        assert model["indexing"]["video_seconds_per_second"] > 0 and model["indexing"]["failed"] == 0
+    assert result["latency"]["moments"] == 2_000 and result["latency"]["dim"] == trained["dim"]
     assert 0 < result["latency"]["1 window"]["p50_ms"] <= result["latency"]["1 window"]["p99_ms"]
+    table = (out / "moments.md").read_text()
+    assert "| queries | count | model | top-1 hit rate | mean IoU |" in table
+    assert "| take (real) | 1 | pretrained |" in table and "| take (real) | 1 | tiny (fused default) |" in table
