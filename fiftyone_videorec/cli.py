@@ -15,6 +15,7 @@ from . import config
 from .cli_common import add_dataset_args as _add_dataset_args
 from .cli_common import k_values as _k_values
 from .cli_common import open_dataset
+from .cli_common import stdout_for_json
 from .cli_duplicates import add_duplicates_commands as _add_duplicates_commands
 from .cli_embeddings import add_embedding_commands as _add_embedding_commands
 from .cli_moments import add_moments_commands as _add_moments_commands
@@ -272,10 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     quiet_tensorflow(verbose=args.verbose)
     configure_fiftyone_env()
-    if getattr(args, "uses_tensorflow", False) and not args.verbose:
-        import_tensorflow_quietly()
     try:
-        return int(args.handler(args) or 0)
+        with stdout_for_json(getattr(args, "json", False)) as args.json_out:
+            if getattr(args, "uses_tensorflow", False) and not args.verbose:
+                import_tensorflow_quietly()
+            return int(args.handler(args) or 0)
     except VideorecError as exc:
         print(f"videorec: error: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
+import sys
+from typing import Iterator, TextIO
 
 from .errors import VideorecError
 
@@ -48,3 +53,42 @@ def print_skipped(failed: dict) -> None:
     """Print one line per sample a command could not process: ``skipped ID: reason``."""
     for sample_id, reason in failed.items():
         print(f"skipped {sample_id}: {reason}")
+
+
+@contextlib.contextmanager
+def stdout_for_json(enabled: bool) -> Iterator[TextIO]:
+    """Yield the stream a command writes its JSON to; while ``enabled``, all else printed goes to stderr.
+
+    Libraries print on stdout (the FiftyOne Brain's "Computing ..." lines, progress, a database
+    service started here, which inherits file descriptor 1). With ``--json`` stdout must hold the
+    JSON alone, so until the command ends Python's stdout and descriptor 1 both point at stderr,
+    and the JSON, kept aside, is written last.
+    """
+    if not enabled:
+        yield sys.stdout
+        return
+    kept = io.StringIO()
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no descriptor 1 or 2 to point (a closed stream): Python's stdout alone
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield kept
+    finally:
+        if saved is not None:
+            if sys.__stdout__ is not None:
+                sys.__stdout__.flush()  # what went through the original object lands on stderr too
+            os.dup2(saved, 1)
+            os.close(saved)
+        sys.stdout.write(kept.getvalue())
+        sys.stdout.flush()
+
+
+def print_json(args: argparse.Namespace, payload) -> None:
+    """Print ``payload`` as one line of JSON where :func:`stdout_for_json` keeps it."""
+    import json
+
+    print(json.dumps(payload), file=getattr(args, "json_out", None) or sys.stdout)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import config
-from .cli_common import add_dataset_args, k_values, open_dataset, print_progress, print_skipped
+from .cli_common import add_dataset_args, k_values, open_dataset, print_json, print_progress, print_skipped
 
 
 def add_embedding_commands(sub) -> None:
@@ -45,6 +45,8 @@ def add_embedding_commands(sub) -> None:
                    help="a video file to steer away from; may repeat")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--exclude-same-group", action="store_true", help="leave out clips of the query's own group")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON list of {sample_id, filepath, label, score} and nothing else")
     p.set_defaults(handler=_cmd_similar, uses_tensorflow=True)
     p = sub.add_parser("evaluate", help="retrieval precision/recall/mAP@k of query clips against a gallery")
     add_dataset_args(p)
@@ -98,15 +100,13 @@ def _queue_shards(args) -> int:
 
 
 def _cmd_jobs(args) -> int:
-    import json
-
     from .embedding_jobs import list_jobs
 
     open_dataset(args.dataset)  # a one-line error for an unknown dataset
     jobs = list_jobs(args.dataset)
     if args.json:
-        print(json.dumps([{key: job[key] for key in ("id", "operator", "state", "progress", "updated_at")}
-                          for job in jobs]))
+        print_json(args, [{key: job[key] for key in ("id", "operator", "state", "progress", "updated_at")}
+                          for job in jobs])
         return 0
     if not jobs:
         print(f"no videorec jobs for dataset {args.dataset!r}")
@@ -141,6 +141,10 @@ def _cmd_similar(args) -> int:
         raise VideorecError("give a query: --sample-id ID or --video PATH (either may repeat)")
     recs = recommend(open_dataset(args.dataset), args.sample_id + args.video, k=args.k, brain_key=args.brain_key,
                      exclude_same_group=args.exclude_same_group, negatives=args.negative_id + args.negative_video)
+    if args.json:
+        print_json(args, [{"sample_id": rec.sample_id, "filepath": rec.filepath, "label": rec.label,
+                           "score": float(rec.score)} for rec in recs])
+        return 0
     print(f"{'rank':>4}  {'score':>7}  {'label':<20}  file")
     for rank, rec in enumerate(recs, 1):
         print(f"{rank:>4}  {rec.score:7.4f}  {str(rec.label):<20}  {rec.filepath}")
@@ -148,14 +152,12 @@ def _cmd_similar(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    import json
-
     from .evaluation import evaluate_retrieval
 
     report = evaluate_retrieval(open_dataset(args.dataset), brain_key=args.brain_key, k=args.k,
                                 query_tag=args.query_tag, gallery_tag=args.gallery_tag)
     if args.json:
-        print(json.dumps(report.metrics))
+        print_json(args, report.metrics)
         return 0
     print(f"{report.num_queries} queries ({args.query_tag}) against {report.num_gallery} gallery clips ({args.gallery_tag})")
     for name, value in report.metrics.items():

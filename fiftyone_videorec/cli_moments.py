@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import config
 from .cli_common import open_dataset as _open_dataset
-from .cli_common import print_skipped
+from .cli_common import print_json, print_skipped
 from .errors import VideorecError
 
 
@@ -52,7 +52,6 @@ def _cmd_moments_index(args) -> int:
 
 
 def _cmd_moments_search(args) -> int:
-    import json
     from pathlib import Path
 
     from .moments import find_moments
@@ -62,7 +61,7 @@ def _cmd_moments_search(args) -> int:
     found = find_moments(_open_dataset(args.dataset), args.video or args.sample_id, k=args.k, start=args.start,
                          end=args.end, per_video=args.per_video, field=args.field)
     if args.json:
-        print(json.dumps([m.to_dict() for m in found]))
+        print_json(args, [m.to_dict() for m in found])
         return 0
     print(f"{'rank':>4}  {'score':>7}  {'start':>8}  {'end':>8}  file")
     for rank, m in enumerate(found, 1):
