@@ -180,6 +180,23 @@ def load_backbone(image_size: int | None = None, progress=None):
     return model
 
 
+def load_feature_map(image_size: int, layer: str = "block15_project_bn", progress=None):
+    """Return the ImageNet Lite0 cut at ``layer``: uint8-range RGB ``(B, S, S, 3)`` -> its spatial feature map.
+
+    The default, the last block's 320-channel output at stride 32, keeps where things are in the
+    frame (a grid of ``S/32`` cells), which copy detection pools region by region; the pooled
+    1280 features of :func:`load_backbone` have already averaged that away.
+    """
+    import keras
+
+    model = load_backbone(image_size, progress=progress)
+    try:
+        output = model.get_layer(layer).output
+    except ValueError:
+        raise VideorecError(f"EfficientNet-Lite0 has no layer {layer!r}") from None
+    return keras.Model(model.input, output, name=f"efficientnet_lite0_{layer}")
+
+
 def backbone_fingerprint() -> str:
     """Return the sha256 of the installed weights file (what identifies the backbone's vectors)."""
     return sha256_file(source_file())

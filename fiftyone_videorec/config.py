@@ -96,10 +96,14 @@ MOMENT_STRIDE_S = 1.0  # seconds between moment starts
 MOMENT_CLIPS = 2  # clips averaged per moment (evenly spaced inside it)
 MOMENT_SCORE_FIELD = "videorec_moment_score"  # the cosine score the App shows on each moment's tile
 
-# --- near-duplicates (see duplicates.py for how the threshold was chosen) ----------------------------
-DUPLICATE_THRESHOLD = 0.2  # cosine distance (the Brain's, on centred embeddings) below which clips are copies
+# --- near-duplicates (copy_detection.py; the threshold's evidence is benchmarks/duplicates.md) -------
+DUPLICATE_THRESHOLD = 0.14  # copy distance (1 - aligned chamfer similarity) below which two videos are copies
 DUPLICATE_GROUP_FIELD = "videorec_duplicate_group"  # group number 1, 2, ... of each near-duplicate
 DUPLICATE_TAG = "duplicate"  # tag on every member of a near-duplicate group
+DUPLICATE_DESCRIPTOR_FIELD = "videorec_copy_descriptor"  # per-frame copy descriptors, (frames, 320) float16
+DUPLICATE_SAMPLES_PER_SECOND = 2.0  # descriptor rows per second of video
+DUPLICATE_IMAGE_SIZE = 160  # pixels, the side of each frame the ImageNet network sees
+DUPLICATE_CANDIDATES = 10  # nearest neighbours (by mean descriptor) of each video that get the aligned score
 
 # --- the App's "Similar videos" panel -----------------------------------------------------------
 THUMBNAIL_SIZE = 160  # pixels, the side of each clip's still (its middle frame, letterboxed)

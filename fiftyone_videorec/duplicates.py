@@ -1,54 +1,52 @@
-"""Near-duplicate videos and split leaks, found by the FiftyOne Brain on an embeddings field.
+"""Near-duplicate videos and split leaks in a FiftyOne dataset, found with copy descriptors.
 
-``find_duplicates`` runs ``fiftyone.brain.compute_near_duplicates`` on the vectors a trained model
-wrote (``videorec embed``): the Brain keeps the largest set of clips that are all further apart than
-the threshold and attaches every other clip to its nearest kept clip. Each kept clip with at least
-one attached copy is a :class:`DuplicateGroup`. ``find_leaks`` keeps the groups whose members carry
-different split tags, as ``fiftyone.brain.compute_leaky_splits`` names them: a test clip with a
-near-copy in train inflates every test metric.
+Copy detection asks another question than "more like this": two recordings of the same action
+are alike, but only a re-encoded, resized, cropped, flipped or captioned version of the *same*
+footage is a copy. So it uses its own per-frame descriptors (``copy_detection.py``), stored per
+sample in ``config.DUPLICATE_DESCRIPTOR_FIELD`` and computed for the samples that lack them on
+first use, not the recommendation embedding.
 
-Distances are the Brain's cosine distances (``1 - cosine``) of the embeddings after it subtracts
-their mean over the clips searched, so they are larger than plain cosine distances and depend a
-little on what else is in the dataset.
+``find_duplicates`` scores each video against its ``k`` nearest neighbours with the temporally
+aligned copy score and joins every pair closer than the threshold into groups (connected
+components). Each group's first clip is its longest; every member comes with the stretch of it
+that the member covers (``spans``), so a trimmed excerpt says where it was cut from.
+``find_leaks`` keeps the groups whose members carry different split tags: a test clip with a
+copy in train inflates every test metric.
 
-``DUPLICATE_THRESHOLD`` (``config``, 0.2) was chosen on measurements with models this project
-trains (presets ``fast`` and ``motion``, 30-45 s on windows of real recordings, five models): ten
-other real recordings of ``benchmarks/clips`` and their copies at 40 kbit/s, half size, 5 % border
-cropped and half frame rate (``tests/test_duplicates.py``). A copy lay 0.03-0.11 from its original
-(half size and half frame rate under 0.01; low bitrate and the crop furthest); two different
-recordings 0.08-0.38 apart. At 0.2 three of the five models grouped every copy with its original
-and joined no two recordings, one split a group (pair recall 0.96), and the weakest joined
-recordings (pair precision 0.67); at 0.15 only two were exact, at 0.25 two joined recordings.
-The test's own 30-s ``motion`` models put copies 0.13-0.16 from their originals and different
-recordings 0.35-0.38 apart: exact groups at 0.2. The distances depend on the model: check a new model's groups
-(``--json`` gives each group's ``max_distance``) before trusting the default.
+``DUPLICATE_THRESHOLD`` (0.14, a distance ``1 - copy score``) is the middle of the range that
+groups the validation set of ``benchmarks/duplicates.md`` exactly (28 real recordings, ten
+altered copies of each, excerpts and overlapping cuts, every pair scored): 0.12 to 0.16 there.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from . import config
 from .errors import VideorecError
-from .fields import require_vector_field
+from .progress import ProgressFn, report
 
-__all__ = ["DuplicateGroup", "find_duplicates", "find_leaks", "mark_duplicates", "duplicates_view"]
+__all__ = ["DuplicateGroup", "compute_copy_descriptors", "find_duplicates", "find_leaks", "mark_duplicates",
+           "duplicates_view"]
+
+WRITE_BATCH = 32  # samples per database write
 
 
 @dataclass
 class DuplicateGroup:
-    """Near-identical videos: the kept clip first, then its copies nearest first.
+    """Copies of one video: the kept clip (the longest) first, then its copies nearest first.
 
-    ``max_distance`` is the largest distance of a copy to the kept clip (cosine distance of the
-    centred vectors, as the Brain compares them; see the module docstring). It can pass the
-    threshold: a copy joins its nearest kept clip, even when the clip that made it a copy was not kept.
+    ``max_distance`` is the largest copy distance of a member to the kept clip; it can pass the
+    threshold when a member joined through another member. ``spans`` gives, per member, the
+    seconds ``[start, end]`` of the kept clip that it covers.
     """
 
     ids: list[str]
     filepaths: list[str]
     max_distance: float
+    spans: list[list[float]] = field(default_factory=list)
     splits: list[list[str]] | None = None  # split tags of each member; set by find_leaks
 
     def to_dict(self) -> dict:
@@ -58,81 +56,121 @@ class DuplicateGroup:
         return out
 
 
+@dataclass
+class DescriptorSummary:
+    """How many samples got copy descriptors, how many had them already, why the others failed."""
+
+    computed: int = 0
+    already: int = 0
+    failed: dict = field(default_factory=dict)
+
+
 def check_threshold(threshold: float) -> None:
-    """Raise a one-line error unless ``threshold`` is a distance in ``(0, 2)``."""
+    """Raise a one-line error unless ``threshold`` is a copy distance in ``(0, 2)``."""
     if not 0 < threshold < 2:
-        raise VideorecError(f"threshold must be a cosine distance above 0 and below 2, got {threshold}")
+        raise VideorecError(f"threshold must be a copy distance above 0 and below 2, got {threshold}")
 
 
-def _near_duplicates(dataset, field: str, threshold: float):
-    """Return (the Brain's near-duplicates index, {sample id: its centred unit vector}) over the
-    samples that have a vector in ``field``."""
-    import fiftyone.brain as fob
+def _prepare_field(dataset, field_name: str) -> None:
+    """Add the descriptor field and its fingerprint field; refuse a field that holds something else."""
+    import fiftyone as fo
+
+    from .fields import fingerprint_field
+
+    schema = dataset.get_field_schema()
+    kind = schema.get(field_name)
+    if kind is not None and (not isinstance(kind, fo.ArrayField) or fingerprint_field(field_name) not in schema):
+        raise VideorecError(f"field {field_name!r} already holds {type(kind).__name__} values that are not copy "
+                            "descriptors; choose another --field")
+    if kind is None:
+        dataset.add_sample_field(field_name, fo.ArrayField)
+        dataset.add_sample_field(fingerprint_field(field_name), fo.StringField)
+
+
+def compute_copy_descriptors(dataset_or_view, field: str = config.DUPLICATE_DESCRIPTOR_FIELD, force: bool = False,
+                             progress: ProgressFn | None = None) -> DescriptorSummary:
+    """Compute the copy descriptors of the samples that lack current ones (all with ``force``) into ``field``.
+
+    Undecodable samples are named in the summary and left without descriptors (tried again next time).
+    """
+    from .copy_detection import CopyDescriber, descriptor_fingerprint
+    from .embedder import samples_to_embed
+    from .fields import fingerprint_field
+
+    dataset = dataset_or_view._dataset
+    _prepare_field(dataset, field)
+    fingerprint = descriptor_fingerprint()
+    ids, paths, already = samples_to_embed(dataset_or_view, field, fingerprint, force=force)
+    summary, describer, done = DescriptorSummary(already=already), CopyDescriber(), {}
+    for i, (sample_id, path) in enumerate(zip(ids, paths)):
+        try:
+            done[sample_id] = describer.describe(path)
+        except (VideorecError, OSError, ValueError) as e:  # an unreadable file, never fatal to the others
+            summary.failed[sample_id] = str(getattr(e, "reason", None) or e).splitlines()[0]
+            done[sample_id] = None  # no stale descriptor of an older recipe stays behind
+        if len(done) >= WRITE_BATCH or i == len(ids) - 1:
+            dataset.set_values(field, done, key_field="id")
+            dataset.set_values(fingerprint_field(field), {sid: fingerprint if d is not None else None
+                                                          for sid, d in done.items()}, key_field="id")
+            summary.computed += sum(d is not None for d in done.values())
+            done = {}
+        report(progress, (i + 1) / len(ids), f"copy descriptors {i + 1}/{len(ids)}")
+    return summary
+
+
+def _load(dataset_or_view, field: str):
+    """Return (ids, paths to show, descriptors) of the samples that have copy descriptors."""
+    have = dataset_or_view.exists(field)
+    ids, paths, descriptors = have.values(["id", "filepath", field])
+    if have._dataset.has_field(config.ORIGINAL_PATH_FIELD):  # the user's own file, not a transcoded copy
+        originals = have.values(config.ORIGINAL_PATH_FIELD)
+        paths = [original or path for original, path in zip(originals, paths)]
+    return ids, paths, [np.asarray(d, np.float32) for d in descriptors]  # stored as float16
+
+
+def find_duplicates(dataset_or_view, threshold: float = config.DUPLICATE_THRESHOLD,
+                    field: str = config.DUPLICATE_DESCRIPTOR_FIELD, k: int = config.DUPLICATE_CANDIDATES,
+                    progress: ProgressFn | None = None) -> list[DuplicateGroup]:
+    """Return the groups of copies among the samples, computing missing copy descriptors first.
+
+    ``threshold`` is a copy distance (``1 -`` the aligned chamfer similarity; see the module docstring).
+    """
+    from .copy_detection import group_copies
 
     check_threshold(threshold)
-    require_vector_field(dataset, field)
-    with_vectors = dataset.exists(field)
-    if len(with_vectors) < 2:
-        raise VideorecError(f"need two or more samples with an embedding in {field!r}; "
-                            f"{len(with_vectors)} have one (run 'videorec embed' first)")
-    ids, vectors = with_vectors.values(["id", field])
-    # The vectors go in as an array: given a field name on a view, this Brain version indexes the
-    # whole dataset and returns clips from outside the view.
-    vectors = np.asarray(vectors, np.float32).reshape(len(ids), -1)
-    index = fob.compute_near_duplicates(with_vectors, threshold=threshold, embeddings=vectors, progress=False)
-    centred = vectors - vectors.mean(axis=0, keepdims=True)
-    units = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
-    return index, dict(zip(ids, units))
+    if k < 1:
+        raise VideorecError(f"k must be at least 1 neighbour per video, got {k}")
+    compute_copy_descriptors(dataset_or_view, field=field, progress=progress)
+    ids, paths, descriptors = _load(dataset_or_view, field)
+    if len(ids) < 2:
+        raise VideorecError(f"need two or more decodable videos to look for copies; {len(ids)} have descriptors")
+    return [DuplicateGroup([ids[i] for i in group.members], [paths[i] for i in group.members],
+                           round(max(group.distances), 6), group.spans)
+            for group in group_copies(descriptors, threshold=threshold, k=k)]
 
 
-def _groups(dataset, neighbors_map: dict, units: dict) -> list[DuplicateGroup]:
-    """Turn the Brain's ``{kept id: [(copy id, distance), ...]}`` into groups, in the dataset's order.
-
-    ``max_distance`` is computed from the centred vectors: above 15,000 clips the Brain reports
-    Euclidean distances of unit vectors instead of cosine distances.
-    """
-    ids, paths = dataset.values(["id", "filepath"])
-    path_of, order = dict(zip(ids, paths)), {sid: i for i, sid in enumerate(ids)}
-    groups = []
-    for kept, copies in neighbors_map.items():
-        members = [str(kept)] + [str(copy_id) for copy_id, _ in copies]
-        distance = max(1.0 - float(units[members[0]] @ units[sid]) for sid in members[1:])
-        groups.append(DuplicateGroup(members, [path_of[sid] for sid in members], round(distance, 6)))
-    return sorted(groups, key=lambda g: order[g.ids[0]])
-
-
-def find_duplicates(dataset, field: str = config.EMBEDDINGS_FIELD,
-                    threshold: float = config.DUPLICATE_THRESHOLD) -> list[DuplicateGroup]:
-    """Return the groups of near-identical videos: clips closer than ``threshold`` to a group's kept clip.
-
-    ``threshold`` is a cosine distance (see the module docstring for the default and why).
-    """
-    index, units = _near_duplicates(dataset, field, threshold)
-    return _groups(dataset, index.neighbors_map, units)
-
-
-def find_leaks(dataset, field: str = config.EMBEDDINGS_FIELD, threshold: float = config.DUPLICATE_THRESHOLD,
-               splits: tuple[str, ...] = config.SPLITS) -> list[DuplicateGroup]:
-    """Return the near-duplicate groups that straddle split tags (e.g. a train clip and its copy in test).
-
-    The Brain's ``compute_leaky_splits`` names the leaking clips; each group holding one is returned,
-    with every member's split tags.
-    """
-    import fiftyone.brain as fob
-
-    present = [tag for tag in splits if tag in set(dataset.distinct("tags"))]
+def split_tags(dataset_or_view, splits: tuple[str, ...] = config.SPLITS) -> list[str]:
+    """Return the tags of ``splits`` the samples carry; a one-line error unless there are two or more."""
+    present = [tag for tag in splits if tag in set(dataset_or_view.distinct("tags"))]
     if len(present) < 2:
-        raise VideorecError(f"dataset {dataset.name!r} needs two or more split tags of {', '.join(splits)} "
-                            f"to look for leaks (found: {', '.join(present) or 'none'})")
-    index, units = _near_duplicates(dataset, field, threshold)
-    leaks = fob.compute_leaky_splits(dataset.exists(field), splits=present, similarity_index=index,
-                                     threshold=threshold, progress=False)
-    leak_ids = set(leaks.leak_ids)
-    groups = [g for g in _groups(dataset, index.neighbors_map, units) if leak_ids & set(g.ids)]
+        raise VideorecError(f"dataset {dataset_or_view._dataset.name!r} needs two or more split tags of "
+                            f"{', '.join(splits)} to look for leaks (found: {', '.join(present) or 'none'})")
+    return present
+
+
+def find_leaks(dataset_or_view, threshold: float = config.DUPLICATE_THRESHOLD,
+               field: str = config.DUPLICATE_DESCRIPTOR_FIELD, splits: tuple[str, ...] = config.SPLITS,
+               progress: ProgressFn | None = None) -> list[DuplicateGroup]:
+    """Return the groups of copies whose members carry different split tags, with every member's tags."""
+    present = split_tags(dataset_or_view, splits)
+    groups = find_duplicates(dataset_or_view, threshold=threshold, field=field, progress=progress)
+    tags_of = dict(zip(*dataset_or_view.values(["id", "tags"])))
+    leaks = []
     for group in groups:
-        tags = dict(zip(*dataset.select(group.ids).values(["id", "tags"])))
-        group.splits = [[tag for tag in tags[sid] if tag in present] for sid in group.ids]
-    return groups
+        group.splits = [[tag for tag in tags_of[sid] if tag in present] for sid in group.ids]
+        if len({tag for tags in group.splits for tag in tags}) > 1:
+            leaks.append(group)
+    return leaks
 
 
 def mark_duplicates(dataset, groups: list[DuplicateGroup], field: str = config.DUPLICATE_GROUP_FIELD,

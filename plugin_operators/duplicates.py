@@ -1,4 +1,4 @@
-"""Operator over the near-duplicates search: group near-identical videos and show the groups together."""
+"""Operator over the copy search: group copies of the same footage and show the groups together."""
 
 from __future__ import annotations
 
@@ -14,24 +14,28 @@ class FindDuplicateVideos(foo.Operator):
     def config(self):
         return foo.OperatorConfig(
             name="find_duplicate_videos", label="Videorec: find duplicate videos", dynamic=True,
-            description="Group near-identical videos (re-encoded, resized, cropped copies) by their embeddings")
+            allow_immediate_execution=True, allow_delegated_execution=True,
+            description="Group copies of the same footage (re-encoded, resized, cropped, flipped, captioned, "
+                        "trimmed) by their per-frame copy descriptors")
 
     def resolve_input(self, ctx):
         inputs = types.Object()
         form = types.View(label="Find duplicate videos")
-        fields = forms.vector_fields(ctx.dataset)
-        if not fields:
-            forms.fail(inputs, "field_error", "No embeddings yet: run 'Compute video embeddings' first")
+        if ctx.dataset is None or not len(ctx.dataset):
+            forms.fail(inputs, "dataset_error", "No videos: load a dataset first")
             return types.Property(inputs, view=form)
-        default = config.EMBEDDINGS_FIELD if config.EMBEDDINGS_FIELD in fields else fields[0]
-        forms.choice_field(inputs, "field", fields, "Embeddings field", default=default)
         inputs.float("threshold", default=config.DUPLICATE_THRESHOLD, label="Distance threshold",
-                     description="Cosine distance below which two clips count as copies")
+                     description="Copy distance (1 - aligned frame similarity) below which two videos are copies")
         inputs.bool("leaks_only", default=False, view=types.CheckboxView(),
                     label="Only groups that straddle the train/val/test split tags")
         threshold = ctx.params.get("threshold")
         if threshold is not None and not 0 < threshold < 2:
             forms.fail(inputs, "threshold_error", "The threshold must be a distance above 0 and below 2")
+        missing = len(ctx.dataset) - len(ctx.dataset.exists(config.DUPLICATE_DESCRIPTOR_FIELD)) \
+            if ctx.dataset.has_field(config.DUPLICATE_DESCRIPTOR_FIELD) else len(ctx.dataset)
+        if missing:
+            forms.notice(inputs, "descriptor_notice", f"{missing} videos get copy descriptors first "
+                         "(about 0.5 s per 10 s of video); schedule it for a large dataset")
         return types.Property(inputs, view=form)
 
     def execute(self, ctx):
@@ -40,12 +44,11 @@ class FindDuplicateVideos(foo.Operator):
         p = ctx.params
         search = find_leaks if p.get("leaks_only") else find_duplicates
         groups, error = forms.run_library(ctx, lambda: search(
-            ctx.dataset, field=p.get("field", config.EMBEDDINGS_FIELD),
-            threshold=p.get("threshold", config.DUPLICATE_THRESHOLD)))
+            ctx.dataset, threshold=p.get("threshold", config.DUPLICATE_THRESHOLD), progress=forms.progress_to(ctx)))
         if error:
             return {"error": error}
         mark_duplicates(ctx.dataset, groups)
-        if groups:
+        if groups and not ctx.delegated:
             ctx.ops.set_view(duplicates_view(ctx.dataset, groups))
             ctx.ops.set_active_fields([config.LABEL_FIELD, config.DUPLICATE_GROUP_FIELD])
         return {"groups": [group.to_dict() for group in groups]}
@@ -55,7 +58,7 @@ class FindDuplicateVideos(foo.Operator):
         groups = ctx.results.get("groups")
         if groups is not None:
             lines = [f"{i}. {len(g['ids'])} videos, max distance {g['max_distance']:.3f}"
-                     for i, g in enumerate(groups, 1)] or ["No near-duplicates at this threshold"]
+                     for i, g in enumerate(groups, 1)] or ["No copies at this threshold"]
             outputs.str("summary", label=f"{len(groups)} groups, tagged '{config.DUPLICATE_TAG}'",
                         default="\n".join(lines), view=types.MarkdownView(read_only=True))
         return types.Property(outputs)
