@@ -28,7 +28,8 @@ import bench_candidates  # noqa: E402  (its argument parsers; heavy imports wait
 import quality_report  # noqa: E402
 
 BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality", "scale": "bench_scale",
-              "moments": "bench_moments", "candidates": "bench_candidates"}
+              "moments": "bench_moments", "candidates": "bench_candidates",
+              "duplicates": "bench_duplicates"}
 NOT_IN_ALL = {"candidates"}  # a tool for choosing the default, not a figure the README quotes
 
 
