@@ -32,6 +32,7 @@ _PUBLIC = {
     "find_moments": "moments:find_moments",
     "find_duplicates": "duplicates:find_duplicates",
     "find_leaks": "duplicates:find_leaks",
+    "tag_dataset": "imagenet_tags:tag_dataset",
     "evaluate_retrieval": "evaluation:evaluate_retrieval",
     "embeddings_map": "visualization:embeddings_map",
     "VideoEmbeddingModel": "embedder:VideoEmbeddingModel",

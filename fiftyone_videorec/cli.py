@@ -16,6 +16,7 @@ from .cli_common import add_dataset_args as _add_dataset_args
 from .cli_common import k_values as _k_values
 from .cli_common import open_dataset
 from .cli_common import stdout_for_json
+from .cli_curation import add_curation_commands as _add_curation_commands
 from .cli_duplicates import add_duplicates_commands as _add_duplicates_commands
 from .cli_embeddings import add_embedding_commands as _add_embedding_commands
 from .cli_moments import add_moments_commands as _add_moments_commands
@@ -248,6 +249,7 @@ SECTIONS: tuple[Callable, ...] = (
     _add_demo_commands,
     _add_moments_commands,
     _add_duplicates_commands,
+    _add_curation_commands,
 )
 
 

@@ -105,6 +105,13 @@ DUPLICATE_SAMPLES_PER_SECOND = 2.0  # descriptor rows per second of video
 DUPLICATE_IMAGE_SIZE = 160  # pixels, the side of each frame the ImageNet network sees
 DUPLICATE_CANDIDATES = 10  # nearest neighbours (by mean descriptor) of each video that get the aligned score
 
+# --- ImageNet tags (imagenet_tags.py) ------------------------------------------------------------
+IMAGENET_FIELD = "imagenet"  # fo.Classifications: each video's top ImageNet classes, for the App's sidebar
+TAG_TOP = 3  # classes kept per video at most
+TAG_MIN_CONFIDENCE = 0.2  # averaged probability a class needs to be kept
+TAG_FRAMES = 4  # frames per video whose class probabilities are averaged
+TAG_SIZE = 224  # pixels, the side the ImageNet classifier was trained at
+
 # --- the App's "Similar videos" panel -----------------------------------------------------------
 THUMBNAIL_SIZE = 160  # pixels, the side of each clip's still (its middle frame, letterboxed)
 PANEL_K = 6  # clips the panel lists by default
