@@ -1,13 +1,46 @@
-"""``videorec tag``: curation commands over the models' outputs (see ``imagenet_tags.py``)."""
+"""``videorec predict``, ``videorec curate`` and ``videorec tag``: what the models say about each
+video, for curation (see ``predictions.py``, ``curation.py`` and ``imagenet_tags.py``)."""
 
 from __future__ import annotations
 
 from . import config
 from .cli_common import add_dataset_args, open_dataset, print_json, print_progress, print_skipped
+from .curation import SCORES, WHAT_IT_MEANS
 
 
 def add_curation_commands(sub) -> None:
-    """Add ``videorec tag``."""
+    """Add ``videorec predict``, ``videorec curate`` and ``videorec tag``."""
+    p = sub.add_parser("predict", help="write a trained model's class, confidence and logits for each video")
+    add_dataset_args(p)
+    p.add_argument("--model", required=True, metavar="DIR", help="trained model folder ('videorec train')")
+    p.add_argument("--field", default=config.PREDICTION_FIELD, metavar="FIELD",
+                   help="Classification field to write (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
+    p.add_argument("--force", action="store_true",
+                   help="predict every sample, also those with a prediction from this model and settings")
+    p.add_argument("--shards", type=int, metavar="N",
+                   help="queue N delegated jobs over disjoint slices of what is left, for "
+                        "'fiftyone delegated launch' workers sharing this database (instead of predicting here)")
+    p.add_argument("--stale-after", type=float, default=600.0, metavar="SECONDS",
+                   help="with --shards: a running shard silent this long is taken as dead and queued again")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object {predicted, already, failed, counts} and nothing else")
+    p.set_defaults(handler=_cmd_predict, uses_tensorflow=True)
+    p = sub.add_parser("curate", help="score label mistakes, hard, unique and representative clips with the "
+                                      "FiftyOne Brain, for sorting in the App")
+    add_dataset_args(p)
+    for name, text in WHAT_IT_MEANS.items():
+        p.add_argument(f"--{name}", action="store_true", help=f"{text} (field '{name}')")
+    p.add_argument("--label-field", default=config.LABEL_FIELD, metavar="FIELD", help="labels (default: %(default)s)")
+    p.add_argument("--pred-field", default=config.PREDICTION_FIELD, metavar="FIELD",
+                   help="predictions with logits from 'videorec predict' (default: %(default)s)")
+    p.add_argument("--embeddings-field", default=config.EMBEDDINGS_FIELD, metavar="FIELD",
+                   help="embeddings from 'videorec embed' (default: %(default)s)")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="clips listed per score (default: %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object {computed, top, skipped} and nothing else")
+    p.set_defaults(handler=_cmd_curate)
     p = sub.add_parser("tag", help="tag each video with the ImageNet classes seen in its frames "
                                    "(no training needed), for filtering in the App")
     add_dataset_args(p)
@@ -40,4 +73,64 @@ def _cmd_tag(args) -> int:
           f"into '{args.field}'")
     if counts:
         print("most frequent: " + ", ".join(f"{name} ({n})" for name, n in list(counts.items())[:10]))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from .embedder import load_model
+    from .embedding_jobs import PREDICT_OPERATOR, queue_embedding_shards
+    from .predictions import predict_dataset
+
+    model = load_model(args.model, clips=args.clips, batch_size=args.batch_size)  # a bad model fails first
+    model.check_predicts()
+    dataset = open_dataset(args.dataset)
+    if args.shards is not None:
+        plans, already = queue_embedding_shards(dataset, args.model, args.shards, field=args.field, clips=args.clips,
+                                                batch_size=args.batch_size, force=args.force,
+                                                stale_after_s=args.stale_after, operator=PREDICT_OPERATOR)
+        queued = [plan for plan in plans if plan.note == "queued"]
+        if args.json:
+            print_json(args, {"already": already, "shards": [vars(plan) for plan in plans]})
+            return 0
+        print(f"{already} already predicted, {sum(plan.to_embed for plan in plans)} to predict in {args.shards} shards")
+        for plan in plans:
+            job = f" (job {plan.operation_id})" if plan.operation_id else ""
+            print(f"shard {plan.shard + 1}/{args.shards}: {plan.to_embed} clips, {plan.note}{job}")
+        if queued:
+            print(f"run 'fiftyone delegated launch' on each worker machine; 'videorec jobs --dataset {args.dataset}' "
+                  "shows progress")
+        return 0
+    summary = predict_dataset(dataset, model, field=args.field, force=args.force, progress=print_progress())
+    print_skipped(summary.failed)
+    counts = {label: n for label, n in sorted(dataset.count_values(f"{args.field}.label").items(),
+                                              key=lambda kv: (-kv[1], str(kv[0]))) if label is not None}
+    if args.json:
+        print_json(args, {"predicted": summary.predicted, "already": summary.already, "failed": summary.failed,
+                          "counts": counts})
+        return 0
+    print(f"predicted {summary.predicted} of {summary.predicted + len(summary.failed)} samples into {args.field!r} "
+          f"({summary.already} already had a prediction from this model)")
+    if counts:
+        print("predicted classes: " + ", ".join(f"{label} ({n})" for label, n in counts.items()))
+    return 0
+
+
+def _cmd_curate(args) -> int:
+    from .curation import curate
+
+    asked = tuple(name for name in SCORES if getattr(args, name))
+    result = curate(open_dataset(args.dataset), scores=asked or None, label_field=args.label_field,
+                    pred_field=args.pred_field, embeddings_field=args.embeddings_field, top=args.top,
+                    progress=print_progress())
+    if args.json:
+        print_json(args, result.to_dict())
+        return 0
+    for name, reason in result.skipped.items():
+        print(f"skipped {name}: {reason}")
+    for name, count in result.computed.items():
+        print(f"\n{name} ({WHAT_IT_MEANS[name]}) on {count} videos; highest first:")
+        for entry in result.top[name]:
+            label = f"  {entry['label']}" if entry["label"] is not None else ""
+            print(f"  {entry[name]:.3f}{label}  {entry['filepath']}")
+    print(f"\nIn the App, sort by {', '.join(result.computed)} (the fields of the same names).")
     return 0

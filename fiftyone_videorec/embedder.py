@@ -198,13 +198,23 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         return self.predict_all([arg])[0]
 
     def predict_all(self, args):
-        import fiftyone as fo
+        self.check_predicts()
+        _, logits = self.run([a if isinstance(a, (np.ndarray, Views)) else self.read(a) for a in args])
+        return self.classifications(logits)
 
+    def check_predicts(self) -> None:
+        """Raise a one-line error unless the model has a classifier trained on the user's labels."""
         if not self.has_motion:
             raise VideorecError("the built-in 'pretrained' model was not trained on your labels and predicts no "
-                                "class; train a model to predict")
-        _, logits = self.run([a if isinstance(a, (np.ndarray, Views)) else self.read(a) for a in args])
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+                                "class; train a model ('videorec train') to predict")
+
+    def classifications(self, logits: np.ndarray) -> list:
+        """Return one ``fo.Classification`` (label, softmax confidence, logits) per row of ``logits``."""
+        import fiftyone as fo
+
+        logits = np.asarray(logits)
+        wide = logits.astype(np.float64)
+        probs = np.exp(wide - wide.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         names = self.class_names or [str(i) for i in range(logits.shape[1])]
         return [fo.Classification(label=names[int(p.argmax())], confidence=float(p.max()), logits=lg)
@@ -326,6 +336,45 @@ def _prepare_fields(dataset, field: str) -> None:
             dataset.add_sample_field(name, kind)
 
 
+@dataclass
+class OutputBatch:
+    """One network call's worth of results: the samples it ran on and those that failed to decode."""
+
+    ids: list[str]  # samples the network ran on, in order
+    vectors: np.ndarray  # (len(ids), dim) unit embeddings
+    logits: np.ndarray | None  # (len(ids), classes) for a trained model, else None
+    failed: dict[str, str]  # sample id -> reason, for the samples of this call that could not be decoded
+    done: int  # samples of the run handled so far, this call's included
+
+
+def model_outputs(model: VideoEmbeddingModel, ids: list[str], paths: list[str], workers: int = 4):
+    """Yield an :class:`OutputBatch` per network call over the videos ``paths`` (ids ``ids``).
+
+    Decoding runs in a thread pool ahead of the network; any decode failure is recorded for that
+    sample, never fatal to the others.
+    """
+    per_call = max(model.batch_size // model.clips, 1)  # videos per network call
+
+    def decode(path):
+        try:
+            return model.read(path), None
+        except Exception as e:  # noqa: BLE001 (any decode failure is recorded for that sample)
+            return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        decoded = _prefetch(pool, decode, paths, ahead=2 * workers + per_call)
+        for start in range(0, len(ids), per_call):
+            stacks, failed = [], {}
+            for sid in ids[start:start + per_call]:
+                clip, reason = next(decoded)
+                if clip is None:
+                    failed[sid] = reason
+                else:
+                    stacks.append((sid, clip))
+            vectors, logits = model.run([c for _, c in stacks]) if stacks else (np.zeros((0, 0), np.float32), None)
+            yield OutputBatch([sid for sid, _ in stacks], vectors, logits, failed, min(start + per_call, len(ids)))
+
+
 def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = config.EMBEDDINGS_FIELD,
                   progress: ProgressFn | None = None, workers: int = 4, force: bool = False,
                   shard: tuple[int, int] | None = None) -> EmbedSummary:
@@ -340,13 +389,6 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
         progress(0.0, f"{already} already embedded, {len(ids)} to embed")
     vectors: dict = {}  # written to the database every WRITE_BATCH samples, not per network batch
     written = 0
-    per_call = max(model.batch_size // model.clips, 1)  # videos per network call
-
-    def decode(path):
-        try:
-            return model.read(path), None
-        except Exception as e:  # any decode failure is recorded for that sample, never fatal
-            return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
 
     def flush(done: int) -> None:
         """Write vectors, then reasons, then fingerprints: a sample is marked done only after its vector."""
@@ -358,23 +400,12 @@ def embed_samples(dataset_or_view, model: VideoEmbeddingModel, field: str = conf
         written = done
         vectors.clear()
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        decoded = _prefetch(pool, decode, paths, ahead=2 * workers + per_call)
-        for start in range(0, len(ids), per_call):
-            stacks = []
-            for sid in ids[start:start + per_call]:
-                clip, reason = next(decoded)
-                if clip is None:
-                    summary.failed[sid] = reason
-                else:
-                    stacks.append((sid, clip))
-            if stacks:
-                batch_vectors, _ = model.run([c for _, c in stacks])
-                vectors.update({sid: vec for (sid, _), vec in zip(stacks, batch_vectors)})
-                summary.embedded += len(stacks)
-            done = min(start + per_call, len(ids))
-            if done - written >= WRITE_BATCH or done == len(ids):
-                flush(done)
-                if progress:
-                    progress(done / max(len(ids), 1), f"embedded {summary.embedded} of {len(ids)}")
+    for batch in model_outputs(model, ids, paths, workers=workers):
+        summary.failed.update(batch.failed)
+        vectors.update(zip(batch.ids, batch.vectors))
+        summary.embedded += len(batch.ids)
+        if batch.done - written >= WRITE_BATCH or batch.done == len(ids):
+            flush(batch.done)
+            if progress:
+                progress(batch.done / max(len(ids), 1), f"embedded {summary.embedded} of {len(ids)}")
     return summary

@@ -20,6 +20,8 @@ from .model_folder import model_fingerprint
 from .errors import VideorecError
 
 EMBED_OPERATOR = f"{config.PLUGIN_NAME}/compute_video_embeddings"
+PREDICT_OPERATOR = f"{config.PLUGIN_NAME}/predict_video_classes"
+JOB_NAMES = {EMBED_OPERATOR: "Embed", PREDICT_OPERATOR: "Predict"}
 STALE_AFTER_S = 600.0  # a running shard that has not reported progress for this long is taken as dead
 
 
@@ -37,12 +39,12 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
 
-def _open_shards(service, dataset_name: str, params: dict) -> dict[int, object]:
+def _open_shards(service, dataset_name: str, params: dict, operator: str) -> dict[int, object]:
     """Return shard index -> the newest queued or running operation of the same job."""
     from fiftyone.operators.executor import ExecutionRunState
 
     found = {}
-    for op in service.list_operations(operator=EMBED_OPERATOR, dataset_name=dataset_name):
+    for op in service.list_operations(operator=operator, dataset_name=dataset_name):
         if op.run_state not in (ExecutionRunState.QUEUED, ExecutionRunState.RUNNING, ExecutionRunState.SCHEDULED):
             continue
         p = (op.context.request_params if op.context else {}).get("params", {}) or {}
@@ -54,8 +56,12 @@ def _open_shards(service, dataset_name: str, params: dict) -> dict[int, object]:
 
 def queue_embedding_shards(dataset_or_view, model_dir, shards: int, field: str = config.EMBEDDINGS_FIELD,
                            clips: int | None = None, batch_size: int | None = None, force: bool = False,
-                           stale_after_s: float = STALE_AFTER_S) -> tuple[list[ShardPlan], int]:
+                           stale_after_s: float = STALE_AFTER_S,
+                           operator: str = EMBED_OPERATOR) -> tuple[list[ShardPlan], int]:
     """Queue one delegated embedding operation per shard with samples left; return (plans, already done).
+
+    ``operator`` is the job: ``EMBED_OPERATOR`` (vectors) or ``PREDICT_OPERATOR`` (class
+    predictions, written into ``field`` with the same model fingerprint).
 
     A shard whose operation is still queued, or running and reporting progress within
     ``stale_after_s``, is left alone; a running one that went silent is marked failed and queued
@@ -75,13 +81,13 @@ def queue_embedding_shards(dataset_or_view, model_dir, shards: int, field: str =
     params = {"model_dir": str(model_dir), "field": field, "clips": clips, "batch_size": batch_size,
               "force": force, "shards": shards, "fingerprint": fingerprint}
     service = DelegatedOperationService()
-    open_ops = _open_shards(service, dataset.name, params)
+    open_ops = _open_shards(service, dataset.name, params, operator)
     now = datetime.now(timezone.utc)
     plans = []
     for shard, count in enumerate(counts):
         op = open_ops.get(shard)
         if count == 0:
-            plans.append(ShardPlan(shard, 0, note="nothing to embed"))
+            plans.append(ShardPlan(shard, 0, note="nothing to do"))
             continue
         if op is not None and op.run_state != ExecutionRunState.RUNNING:
             plans.append(ShardPlan(shard, count, str(op.id), "already queued"))
@@ -95,7 +101,7 @@ def queue_embedding_shards(dataset_or_view, model_dir, shards: int, field: str =
                                required_state=ExecutionRunState.RUNNING)
         request = {"dataset_name": dataset.name, "view": dataset_or_view.view()._serialize(), "delegated": True,
                    "params": {**params, "shard": shard}}
-        queued = service.queue_operation(operator=EMBED_OPERATOR, label=f"Embed shard {shard + 1}/{shards}",
+        queued = service.queue_operation(operator=operator, label=f"{JOB_NAMES[operator]} shard {shard + 1}/{shards}",
                                          context={"request_params": request})
         plans.append(ShardPlan(shard, count, str(queued.id), "queued"))
     return plans, already

@@ -14,7 +14,7 @@ def operator_classes() -> list:
     """Return the operator and panel classes, in the order the App's operator browser lists them."""
     if _CHECKOUT not in sys.path:  # the checkout holds plugin_operators/ (and the library)
         sys.path.insert(0, _CHECKOUT)
-    from plugin_operators.curation import TagImagenetClasses
+    from plugin_operators.curation import CurateVideos, PredictVideoClasses, TagImagenetClasses
     from plugin_operators.duplicates import FindDuplicateVideos
     from plugin_operators.embedding import BuildVideoSimilarityIndex, ComputeVideoEmbeddings
     from plugin_operators.loading import LoadUCF101Subset, LoadVideoFolder
@@ -25,7 +25,8 @@ def operator_classes() -> list:
 
     return [LoadUCF101Subset, LoadVideoFolder, TrainVideoEmbedder, ComputeVideoEmbeddings,
             BuildVideoSimilarityIndex, FindSimilarVideos, EvaluateVideoRetrieval, FindSimilarMoments,
-            FindDuplicateVideos, TagImagenetClasses, SimilarVideosPanel]
+            FindDuplicateVideos, PredictVideoClasses, CurateVideos, TagImagenetClasses,
+            SimilarVideosPanel]
 
 
 def register(plugin) -> None:

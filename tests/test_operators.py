@@ -14,7 +14,8 @@ from fiftyone_videorec import config
 PLUGIN = config.PLUGIN_NAME
 OPERATORS = ["load_ucf101_subset", "load_video_folder", "train_video_embedder",
              "compute_video_embeddings", "build_video_similarity_index", "find_similar_videos",
-             "evaluate_video_retrieval", "find_duplicate_videos", "tag_imagenet_classes"]
+             "evaluate_video_retrieval", "find_duplicate_videos", "predict_video_classes",
+             "curate_videos", "tag_imagenet_classes"]
 
 
 def run(name: str, dataset=None, params: dict | None = None, **ctx):
