@@ -7,6 +7,8 @@
     python scripts/benchmark.py quality --keep-rows tutorial  # the tutorial rows from the committed run
     python scripts/benchmark.py scale   # 10k-1M vectors x sklearn/lancedb: index build, recommend latency, memory
     python scripts/benchmark.py moments # long videos: top-1 moment hit rate and IoU, indexing speed, search latency
+    python scripts/benchmark.py duplicates  # copies vs look-alikes: copy distances, threshold, excerpts, speed
+    python scripts/benchmark.py curation    # flipped labels by mistakenness, copies by uniqueness, ImageNet tags
     python scripts/benchmark.py all
     python scripts/benchmark.py candidates --vary frame_step=3  # a changed default on the validation splits
 
@@ -29,7 +31,7 @@ import quality_report  # noqa: E402
 
 BENCHMARKS = {"train": "bench_train", "embed": "bench_embed", "quality": "bench_quality", "scale": "bench_scale",
               "moments": "bench_moments", "candidates": "bench_candidates",
-              "duplicates": "bench_duplicates"}
+              "duplicates": "bench_duplicates", "curation": "bench_curation"}
 NOT_IN_ALL = {"candidates"}  # a tool for choosing the default, not a figure the README quotes
 
 
@@ -62,6 +64,7 @@ def main(argv=None) -> int:
         options = {"train": {"same_epoch_count": args.same_epochs},
                    "quality": {"preset": args.preset, "keep_rows": args.keep_rows, "time_limit": args.time_limit},
                    "moments": {"time_limit": args.time_limit or 300.0},
+                   "curation": {"time_limit": args.time_limit},
                    "candidates": {"variants": args.vary, "sets": args.sets, "seeds": args.seeds}}.get(name, {})
         module.run(out_dir=Path(args.out), quick=args.quick, **options)
     return 0

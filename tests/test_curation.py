@@ -163,3 +163,38 @@ def test_operators_predict_and_curate(labelled, tiny_model_dir):
     assert set(result.result["computed"]) == {"mistakenness", "hardness"}
     assert triggered(result, "set_view")  # the grid, sorted by mistakenness
     assert "Choose at least one score" in form_error("curate_videos", labelled, {name: False for name in SCORES})
+
+
+def test_the_curation_benchmark_runs_quick_and_reports_every_figure(tmp_path):
+    """``scripts/benchmark.py curation --quick``: flipped labels, uniqueness and tags end to end at tiny sizes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "benchmark.py"), "curation", "--quick", "--out",
+                           str(out)], capture_output=True, text=True, timeout=1200,
+                          env={**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "curation.json").read_text())
+    assert (out / "curation.md").read_text().startswith("# Curation")
+    for part in ("held_out", "train", "all"):
+        row = result["mistakes"]["same_recording"]["mistakenness"][part]
+        assert 0 <= row["precision"] <= 1 and row["top"] >= 1, part
+    assert result["mistakes"]["same_recording"]["flipped"] >= 1
+    assert set(result["uniqueness"]["mean_percentile"]) == {"original", "altered copy", "exact copy"}
+    assert result["tags"]["clips"] == 3 and all(len(row["tags"]) == 3 for row in result["tags"]["rows"])
+
+
+def test_the_hand_written_visible_objects_are_imagenet_classes():
+    """Every class named in ``benchmarks/visible_objects.json`` maps to one of the 1000 names."""
+    from pathlib import Path
+
+    from fiftyone_videorec.imagenet_tags import class_names
+
+    clips = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "visible_objects.json").read_text())
+    names = set(class_names())
+    assert len(clips["clips"]) == 20
+    assert [c for row in clips["clips"].values() for c in row["classes"] if c not in names] == []
