@@ -129,6 +129,19 @@ class TagImagenetClasses(foo.Operator):
         return types.Property(outputs)
 
 
+def computable(ctx) -> dict[str, bool]:
+    """Return, per score, whether the view has its inputs (what the form ticks by default)."""
+    from fiftyone_videorec.curation import REPRESENTATIVE_MIN
+
+    p, view = ctx.params, ctx.view
+    pred_field = p.get("pred_field") or config.PREDICTION_FIELD
+    vectors = p.get("embeddings_field") or config.EMBEDDINGS_FIELD
+    predicted = view.has_field(pred_field) and len(view.exists(pred_field)) > 0
+    embedded = len(view.exists(vectors)) if view.has_field(vectors) else 0
+    return {"mistakenness": predicted, "hardness": predicted, "uniqueness": embedded >= 2,
+            "representativeness": embedded >= REPRESENTATIVE_MIN}
+
+
 class CurateVideos(foo.Operator):
     @property
     def config(self):
@@ -145,8 +158,9 @@ class CurateVideos(foo.Operator):
         if ctx.dataset is None or not len(ctx.dataset):
             forms.fail(inputs, "dataset_error", "No videos: load a dataset first")
             return types.Property(inputs, view=form)
+        available = computable(ctx)
         for name in SCORES:
-            inputs.bool(name, default=True, view=types.CheckboxView(), label=name.capitalize(),
+            inputs.bool(name, default=available[name], view=types.CheckboxView(), label=name.capitalize(),
                         description=WHAT_IT_MEANS[name])
         vectors = forms.vector_fields(ctx.dataset)
         if vectors:
@@ -155,7 +169,10 @@ class CurateVideos(foo.Operator):
         inputs.str("pred_field", default=config.PREDICTION_FIELD, label="Predictions field",
                    description="Written by 'Predict video classes'")
         inputs.str("label_field", default=config.LABEL_FIELD, label="Labels field")
-        if not any(ctx.params.get(name, True) for name in SCORES):
+        if not any(available.values()):
+            forms.fail(inputs, "scores_error", "Nothing to score yet: run 'Predict video classes' (mistakenness, "
+                       "hardness) or 'Compute video embeddings' (uniqueness, representativeness) first")
+        elif not any(ctx.params.get(name, available[name]) for name in SCORES):
             forms.fail(inputs, "scores_error", "Choose at least one score")
         return types.Property(inputs, view=form)
 
@@ -163,7 +180,8 @@ class CurateVideos(foo.Operator):
         from fiftyone_videorec.curation import SCORES, curate
 
         p = ctx.params
-        scores = tuple(name for name in SCORES if p.get(name, True))
+        available = computable(ctx)
+        scores = tuple(name for name in SCORES if p.get(name, available[name]))
         result, error = forms.run_library(ctx, lambda: curate(
             ctx.view, scores=scores, label_field=p.get("label_field") or config.LABEL_FIELD,
             pred_field=p.get("pred_field") or config.PREDICTION_FIELD,
