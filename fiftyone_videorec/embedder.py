@@ -1,13 +1,10 @@
 """The FiftyOne Model wrapper: video embeddings and class predictions from a model folder or ``pretrained``.
 
-``dataset.compute_embeddings(load_model(DIR or "pretrained"), embeddings_field=...)`` and
-``dataset.apply_model(model, label_field=...)`` work like any FiftyOne video model; the model
-decodes with :func:`fiftyone_videorec.frames.read_views` from the sample's file (the reader
-FiftyOne passes is used only for its path). :func:`embed_dataset` is the fast path the CLI uses:
-clips decoded by a thread pool ahead of the network, batched, failures recorded per sample.
-FiftyOne 1.22 runs video models one sample at a time and opens an ffmpeg reader for each, which
-caps ``compute_embeddings`` near 6 clips/s on two cores; ``embed_dataset`` is 6-12x faster
-(``benchmarks/embed.md``).
+``dataset.compute_embeddings(load_model(DIR or "pretrained"))`` and ``dataset.apply_model(model)``
+work like any FiftyOne video model (the reader FiftyOne passes is used only for its path).
+:func:`embed_dataset` is the fast path the CLI uses: decoding in a thread pool ahead of the
+network, batched, failures recorded per sample (FiftyOne 1.22 runs video models one sample at a
+time; speeds in ``benchmarks/embed.md``).
 
 Embedding is incremental: each vector is written with a fingerprint of the model file and the
 clip settings (``<field>_fingerprint``), and a re-run embeds only the samples whose fingerprint
@@ -34,7 +31,7 @@ from .frames import Views, read_views
 from .model_folder import (METADATA_FILE, MODEL_FILE, PRETRAINED, appearance_weight, is_model_folder,
                            model_fingerprint, read_metadata, resolve)
 from .progress import ProgressFn
-from .vectors import fuse, l2_normalize, mean_of_clips
+from .vectors import fuse, l2_normalize, mean_of_clips, softmax
 
 
 class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
@@ -213,17 +210,14 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         import fiftyone as fo
 
         logits = np.asarray(logits)
-        wide = logits.astype(np.float64)
-        probs = np.exp(wide - wide.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = softmax(logits)
         names = self.class_names or [str(i) for i in range(logits.shape[1])]
         return [fo.Classification(label=names[int(p.argmax())], confidence=float(p.max()), logits=lg)
                 for p, lg in zip(probs, logits)]
 
 
 def load_model(model_dir, clips: int | None = None, batch_size: int | None = None) -> VideoEmbeddingModel:
-    """Return the FiftyOne Model for a model folder or a built-in name such as ``"pretrained"``
-    (one-line error if it is neither)."""
+    """Return the FiftyOne Model for a model folder or a built-in name such as ``"pretrained"``."""
     return VideoEmbeddingModel(model_dir, clips=clips, batch_size=batch_size)
 
 
@@ -231,12 +225,8 @@ _LOADED: dict = {}  # (folder, model file's mtime and size, clips, batch size) -
 
 
 def shared_model(model_dir, clips: int | None = None, batch_size: int | None = None) -> VideoEmbeddingModel:
-    """Return this process's loaded model for a folder and settings, loading it on first use.
-
-    Queries by file (``recommend``, the operators, moment search) call this, so only the first
-    pays for loading the network and tracing its inference graph; a retrained model (a new file
-    time or size) is loaded afresh.
-    """
+    """Return this process's loaded model for a folder and settings, loading it on first use (queries
+    by file reuse one traced network; a retrained model, with a new file time or size, is loaded afresh)."""
     folder = resolve(model_dir).resolve()
     try:
         stat = (folder / MODEL_FILE if (folder / MODEL_FILE).is_file() else folder / METADATA_FILE).stat()
@@ -267,10 +257,8 @@ WRITE_BATCH = 64  # samples per database write
 
 
 def _prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):
-    """Yield ``fn(item)`` in order, computed in ``pool`` at most ``ahead`` items in advance.
-
-    (``pool.map`` would submit every item at once and hold all decoded clips in memory.)
-    """
+    """Yield ``fn(item)`` in order, computed in ``pool`` at most ``ahead`` items in advance (``pool.map``
+    would submit every item at once and hold all decoded clips in memory)."""
     items = iter(items)
     pending = deque(pool.submit(fn, item) for item in islice(items, ahead))
     while pending:

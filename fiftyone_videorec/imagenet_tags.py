@@ -24,6 +24,7 @@ import numpy as np
 from . import config
 from .errors import VideorecError
 from .progress import ProgressFn, report
+from .vectors import softmax
 
 __all__ = ["TagSummary", "class_names", "frame_probabilities", "tag_counts", "tag_dataset", "top_classes"]
 
@@ -48,16 +49,10 @@ def class_names() -> tuple[str, ...]:
     return tuple(names[i] for i in range(1000))
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = np.asarray(logits, np.float64)
-    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def frame_probabilities(network, frames: np.ndarray) -> np.ndarray:
     """Return the ImageNet class probabilities ``(n, 1000)`` of ``(n, S, S, 3)`` RGB uint8 frames."""
     _, logits = network(np.asarray(frames, np.float32), training=False)
-    return _softmax(np.asarray(logits))
+    return softmax(np.asarray(logits))
 
 
 def top_classes(probabilities: np.ndarray, top: int = config.TAG_TOP,

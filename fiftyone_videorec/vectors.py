@@ -17,6 +17,13 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1, norms)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Return class probabilities along the last axis (float64, stable for large logits)."""
+    logits = np.asarray(logits, np.float64)
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 def mean_of_clips(vectors: np.ndarray, clips_per_video: int | Sequence[int]) -> np.ndarray:
     """Return one unit vector per video: the mean of its unit-length clip vectors, renormalised.
 
