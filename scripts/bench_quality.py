@@ -21,7 +21,8 @@ of the default's shape; an 8x8 thumbnail of the middle frame.
 Metrics: test queries against the train gallery (cosine): P@1, P@5, mAP@10. On the validation
 splits (``quality_appearance.py``): the appearance weight swept, and the ImageNet stream's frames
 per video x crop size. ``--keep-rows tutorial`` copies the tutorial rows from the committed run
-instead of training it again (its network and training are unchanged).
+instead of training it again (its network and training are unchanged), on each set that is the
+same as that run's (classes and split sizes); a set that has changed is measured afresh.
 """
 
 from __future__ import annotations
@@ -234,9 +235,13 @@ def run(out_dir: Path, quick: bool, preset: str | None = None, keep_rows: list[s
             print(f"{fold}: {classes} classes, train/val/test {counts['train']}/{counts['val']}/{counts['test']}",
                   flush=True)
             trained_on = TRAINED_ON.get(name, fold)
+            reuse = quality_report.usable_rows(kept.get(fold), classes, counts, quick)
+            if kept.get(fold) and reuse is None:
+                print(f"{fold}: the committed run measured another set here; {', '.join(kept[fold]['methods'])}"
+                      " measured afresh", flush=True)
             folds.append({"classes": classes, "clips": counts, "skipped": len(summary.skipped), "trained_on": trained_on,
                           "methods": run_set(fold, dataset, work, models_of.setdefault(trained_on, {}), preset,
-                                             2 if quick else None, kept.get(fold), time_limit)})
+                                             2 if quick else None, reuse, time_limit)})
             _validation(name, i, dataset, folds[-1]["methods"], state, networks, quick)
         state["sets"][name] = folds[0] if len(folds) == 1 else _mean_of_folds(folds)
         report = _save(out_dir, state, complete=name == SETS[-1])

@@ -37,18 +37,26 @@ def label(method: str, row: dict) -> str:
     return LABELS.get(method, method) + (" (previous run)" if row.get("kept") else "")
 
 
-def kept_rows(previous: dict, methods: list[str]) -> dict[str, dict[str, dict]]:
-    """``{fold: {method: row}}`` of ``methods`` in a previous report (fold as ``run`` names it:
-    ``"synthetic"``, ``"across_recordings/1"``), each row marked ``kept``."""
-    out: dict[str, dict[str, dict]] = {}
+def kept_rows(previous: dict, methods: list[str]) -> dict[str, dict]:
+    """``{fold: {"classes", "clips", "methods": {method: row}}}`` of ``methods`` in a previous report
+    (fold as ``run`` names it: ``"synthetic"``, ``"across_recordings/1"``), each row marked ``kept``."""
+    out: dict[str, dict] = {}
     for name, result in previous.get("sets", {}).items():
         folds = result.get("folds") or [result]
         for i, fold in enumerate(folds):
             key = f"{name}/{i + 1}" if len(folds) > 1 else name
             rows = {m: fold["methods"][m] | {"kept": True} for m in methods if m in fold.get("methods", {})}
             if rows:
-                out[key] = rows
+                out[key] = {"classes": fold.get("classes"), "clips": fold.get("clips"), "methods": rows}
     return out
+
+
+def usable_rows(previous: dict | None, classes: int, clips: dict, quick: bool) -> dict | None:
+    """The kept rows of a fold when its set is the one measured now (same classes and split sizes);
+    a quick run takes them as they are (its sets are tiny: only the plumbing is checked)."""
+    if not previous:
+        return None
+    return previous["methods"] if quick or (previous["classes"], previous["clips"]) == (classes, clips) else None
 
 
 def load_kept(methods: list[str] | None, quick: bool, path: Path = PREVIOUS) -> dict[str, dict[str, dict]]:
