@@ -71,6 +71,19 @@ def test_similar_and_moments_search(json_dataset):
     assert isinstance(moments, list) and all({"sample_id", "start", "end", "score"} <= set(m) for m in moments)
 
 
+def test_predict_curate_and_tag(json_dataset, tiny_model_dir):
+    predicted = _json_of("predict", "--dataset", DATASET, "--model", str(tiny_model_dir), "--json")
+    assert predicted["predicted"] == len(json_dataset) and not predicted["failed"]
+    # the Brain prints "Computing mistakenness..." and the like on stdout: none of it may reach the JSON
+    curated = _json_of("curate", "--dataset", DATASET, "--top", "2", "--json")
+    assert set(curated) == {"computed", "top", "skipped"}
+    assert {"mistakenness", "hardness", "uniqueness"} <= set(curated["computed"])
+    assert curated["computed"]["mistakenness"] == len(json_dataset.exists(config.LABEL_FIELD))
+    assert all(len(rows) == 2 and rows[0][score] >= rows[1][score] for score, rows in curated["top"].items())
+    tagged = _json_of("tag", "--dataset", DATASET, "--json")
+    assert tagged["tagged"] == len(json_dataset) and not tagged["failed"]
+
+
 def test_an_error_with_json_is_one_line_on_stderr_and_nothing_on_stdout():
     proc = subprocess.run([sys.executable, "-m", "fiftyone_videorec", "duplicates", "--dataset", "no-such-dataset",
                            "--json"], capture_output=True, text=True, env=dict(os.environ), timeout=300)
