@@ -19,6 +19,23 @@ def fingerprint_field(field_name: str) -> str:
     return f"{field_name}_fingerprint"
 
 
+def prepare_label_field(dataset, field_name: str, label_type, what: str, string_fields: tuple[str, ...] = ()) -> None:
+    """Add a label field of ``label_type`` (e.g. ``fo.Classification``), its fingerprint field and
+    ``string_fields``; a one-line error when the field already holds another kind of value."""
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    kind = schema.get(field_name)
+    if kind is None:
+        dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=label_type)
+    elif getattr(kind, "document_type", None) is not label_type:
+        raise VideorecError(f"field {field_name!r} already holds {type(kind).__name__} values, not {what} "
+                            f"({label_type.__name__}); choose another --field")
+    for name in (fingerprint_field(field_name), *string_fields):
+        if name not in schema:
+            dataset.add_sample_field(name, fo.StringField)
+
+
 def record_model(dataset, key: str, model_dir) -> None:
     """Remember which model folder produced ``key`` (an embeddings field or a brain key)."""
     models = dict(dataset.info.get(MODEL_INFO_KEY, {}))

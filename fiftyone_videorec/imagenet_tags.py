@@ -23,6 +23,7 @@ import numpy as np
 
 from . import config
 from .errors import VideorecError
+from .fields import prepare_label_field
 from .progress import ProgressFn, report
 from .vectors import softmax
 
@@ -91,23 +92,6 @@ def tags_fingerprint(top: int, min_confidence: float, frames: int = config.TAG_F
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def _prepare_field(dataset, field_name: str) -> None:
-    """Add the tags field and its fingerprint; refuse a field that holds something else."""
-    import fiftyone as fo
-
-    from .fields import fingerprint_field
-
-    schema = dataset.get_field_schema()
-    kind = schema.get(field_name)
-    if kind is None:
-        dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=fo.Classifications)
-    elif getattr(kind, "document_type", None) is not fo.Classifications:
-        raise VideorecError(f"field {field_name!r} already holds {type(kind).__name__} values, not ImageNet tags "
-                            "(Classifications); choose another --field")
-    if fingerprint_field(field_name) not in schema:
-        dataset.add_sample_field(fingerprint_field(field_name), fo.StringField)
-
-
 def tag_dataset(dataset_or_view, field: str = config.IMAGENET_FIELD, top: int = config.TAG_TOP,
                 min_confidence: float = config.TAG_MIN_CONFIDENCE, force: bool = False,
                 progress: ProgressFn | None = None) -> TagSummary:
@@ -124,7 +108,9 @@ def tag_dataset(dataset_or_view, field: str = config.IMAGENET_FIELD, top: int = 
 
     check_settings(top, min_confidence)
     dataset = dataset_or_view._dataset
-    _prepare_field(dataset, field)
+    import fiftyone as fo
+
+    prepare_label_field(dataset, field, fo.Classifications, "ImageNet tags")
     fingerprint = tags_fingerprint(top, min_confidence)
     ids, paths, already = samples_to_embed(dataset_or_view, field, fingerprint, force=force)
     summary = TagSummary(field, already=already)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import config
 from .errors import VideorecError
+from .fields import prepare_label_field
 from .progress import ProgressFn, report
 
 __all__ = ["PredictSummary", "predict_dataset"]
@@ -29,24 +30,6 @@ class PredictSummary:
     predicted: int = 0
     already: int = 0
     failed: dict = field(default_factory=dict)
-
-
-def _prepare_fields(dataset, field_name: str) -> None:
-    """Add the predictions field and its bookkeeping; refuse a field that holds something else."""
-    import fiftyone as fo
-
-    from .fields import fingerprint_field
-
-    schema = dataset.get_field_schema()
-    kind = schema.get(field_name)
-    if kind is None:
-        dataset.add_sample_field(field_name, fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification)
-    elif getattr(kind, "document_type", None) is not fo.Classification:
-        raise VideorecError(f"field {field_name!r} already holds {type(kind).__name__} values, not predictions "
-                            "(Classification); choose another --field")
-    for name in (fingerprint_field(field_name), config.EMBED_ERROR_FIELD):
-        if name not in schema:
-            dataset.add_sample_field(name, fo.StringField)
 
 
 def predict_dataset(dataset_or_view, model, field: str = config.PREDICTION_FIELD, batch_size: int | None = None,
@@ -68,7 +51,9 @@ def predict_dataset(dataset_or_view, model, field: str = config.PREDICTION_FIELD
         model = load_model(model, clips=clips, batch_size=batch_size)
     model.check_predicts()
     dataset = dataset_or_view._dataset
-    _prepare_fields(dataset, field)
+    import fiftyone as fo
+
+    prepare_label_field(dataset, field, fo.Classification, "predictions", string_fields=(config.EMBED_ERROR_FIELD,))
     fingerprint, fp_field = model.fingerprint, fingerprint_field(field)
     ids, paths, already = samples_to_embed(dataset_or_view, field, fingerprint, force=force, shard=shard)
     record_model(dataset, field, model.model_dir)
