@@ -64,7 +64,7 @@ def panel_items(dataset, sample_id: str, k: int = 6, brain_key: str = config.BRA
     None), ``filepath`` and ``image`` (the still's URL on the App server). ``hide_same_group``
     leaves out clips from the query's own source group.
     """
-    from .similarity import recommend
+    from .search.similarity import recommend
 
     recommendations = recommend(dataset, sample_id, k=k, brain_key=brain_key, exclude_same_group=hide_same_group)
     groups = {}

@@ -131,9 +131,9 @@ def _precision_line(metrics: dict) -> str:
 
 def _pretrained(dataset, fresh: bool) -> str:
     """Embed with the built-in ImageNet model and score test clips against train clips, before any training."""
-    from .embedder import embed_dataset
+    from .embedding.embedder import embed_dataset
     from .evaluation import evaluate_field
-    from .model_folder import PRETRAINED
+    from .embedding.model_folder import PRETRAINED
 
     embed_dataset(dataset, PRETRAINED, field=config.PRETRAINED_FIELD, force=fresh)
     metrics = evaluate_field(dataset, config.PRETRAINED_FIELD).metrics
@@ -148,7 +148,7 @@ def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: boo
         metadata = json.loads(metadata_path.read_text())
         if metadata.get("dataset") == dataset.name:
             return f"reusing the model in {model_dir} (--fresh to retrain)"
-    from .training import train
+    from .network.training import train
 
     result = train(dataset, model_dir, preset=preset, epochs=epochs)
     history = result.history
@@ -159,7 +159,7 @@ def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: boo
 
 def _embed(dataset, model_dir: Path, fresh: bool) -> tuple[str, int]:
     """Embed the clips that lack a vector from this model; return (line, number embedded)."""
-    from .embedder import embed_dataset
+    from .embedding.embedder import embed_dataset
 
     field_name = config.EMBEDDINGS_FIELD
     summary = embed_dataset(dataset, model_dir, field=field_name, force=fresh)
@@ -170,7 +170,7 @@ def _embed(dataset, model_dir: Path, fresh: bool) -> tuple[str, int]:
 
 
 def _index(dataset, rebuild: bool) -> str:
-    from .similarity import build_index
+    from .search.similarity import build_index
 
     if config.BRAIN_KEY in dataset.list_brain_runs() and not rebuild:
         return f"reusing brain key '{config.BRAIN_KEY}'"

@@ -111,7 +111,7 @@ def check_plugin() -> str:
 
 
 def check_pretrained() -> str:
-    from .backbone import PACKAGE, BackboneUnavailable, load_backbone
+    from .network.backbone import PACKAGE, BackboneUnavailable, load_backbone
 
     try:
         load_backbone(64)  # converts on first use, then reads the cache

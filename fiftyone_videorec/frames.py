@@ -265,7 +265,7 @@ def read_views(path, clip_spec: tuple | None = None, frame_spec: tuple[int, int]
     frames evenly spread over the video (:func:`frame_positions`), each its centre square at
     ``size`` pixels.
     """
-    from .backbone import prepare_frame
+    from .network.backbone import prepare_frame
 
     cap = _open(path)
     total = _frame_count(cap)
@@ -334,7 +334,7 @@ def read_sampled(path, frame_step: int, image_size: int | None, reference_fps: f
     size comes too (``crops``; and ``frames`` when ``image_size`` is None). Raises
     :class:`DecodeError` when no frame decodes.
     """
-    from .backbone import prepare_frame
+    from .network.backbone import prepare_frame
 
     def prepare(_, frame):
         return (letterbox(frame, image_size) if image_size else None,

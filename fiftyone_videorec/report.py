@@ -88,7 +88,7 @@ def frame_strip(filepath: str, label: str, caption: str, path: Path, border: tup
 def gather_examples(dataset, brain_key: str, n_queries: int = 4, k: int = 5,
                     query_tag: str = config.TEST_TAG, seed: int = 0) -> list[dict]:
     """Return up to ``n_queries`` test queries (distinct classes first) with their top-``k`` matches."""
-    from .similarity import recommend
+    from .search.similarity import recommend
 
     queries = dataset.match_tags(query_tag)
     ids = queries.values("id")

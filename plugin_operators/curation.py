@@ -41,8 +41,8 @@ class PredictVideoClasses(foo.Operator):
         return types.Property(inputs, view=types.View(label="Predict video classes"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.embedding_jobs import PREDICT_OPERATOR, queue_embedding_shards
-        from fiftyone_videorec.predictions import predict_dataset
+        from fiftyone_videorec.embedding.jobs import PREDICT_OPERATOR, queue_embedding_shards
+        from fiftyone_videorec.embedding.predictions import predict_dataset
 
         p = ctx.params
         model = p.get("model_dir") or (forms.model_dirs() or [None])[0]
@@ -103,7 +103,7 @@ class TagImagenetClasses(foo.Operator):
         return types.Property(inputs, view=form)
 
     def execute(self, ctx):
-        from fiftyone_videorec.imagenet_tags import tag_counts, tag_dataset
+        from fiftyone_videorec.curation.imagenet_tags import tag_counts, tag_dataset
 
         p = ctx.params
         summary, error = forms.run_library(ctx, lambda: tag_dataset(
@@ -131,7 +131,7 @@ class TagImagenetClasses(foo.Operator):
 
 def computable(ctx) -> dict[str, bool]:
     """Return, per score, whether the view has its inputs (what the form ticks by default)."""
-    from fiftyone_videorec.curation import REPRESENTATIVE_MIN
+    from fiftyone_videorec.curation.scores import REPRESENTATIVE_MIN
 
     p, view = ctx.params, ctx.view
     pred_field = p.get("pred_field") or config.PREDICTION_FIELD
@@ -151,7 +151,7 @@ class CurateVideos(foo.Operator):
             "from the predictions and embeddings, for sorting in the App"))
 
     def resolve_input(self, ctx):
-        from fiftyone_videorec.curation import SCORES, WHAT_IT_MEANS
+        from fiftyone_videorec.curation.scores import SCORES, WHAT_IT_MEANS
 
         inputs = types.Object()
         form = types.View(label="Score clips for curation")
@@ -177,7 +177,7 @@ class CurateVideos(foo.Operator):
         return types.Property(inputs, view=form)
 
     def execute(self, ctx):
-        from fiftyone_videorec.curation import SCORES, curate
+        from fiftyone_videorec.curation.scores import SCORES, curate
 
         p = ctx.params
         available = computable(ctx)

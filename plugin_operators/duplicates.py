@@ -39,7 +39,7 @@ class FindDuplicateVideos(foo.Operator):
         return types.Property(inputs, view=form)
 
     def execute(self, ctx):
-        from fiftyone_videorec.duplicates import duplicates_view, find_duplicates, find_leaks, mark_duplicates
+        from fiftyone_videorec.curation.duplicates import duplicates_view, find_duplicates, find_leaks, mark_duplicates
 
         p = ctx.params
         search = find_leaks if p.get("leaks_only") else find_duplicates

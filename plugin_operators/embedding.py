@@ -44,8 +44,8 @@ class ComputeVideoEmbeddings(foo.Operator):
         return types.Property(inputs, view=types.View(label="Compute video embeddings"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.embedder import embed_dataset
-        from fiftyone_videorec.embedding_jobs import queue_embedding_shards
+        from fiftyone_videorec.embedding.embedder import embed_dataset
+        from fiftyone_videorec.embedding.jobs import queue_embedding_shards
 
         p = ctx.params
         model = p.get("model_dir") or forms.model_choices()[0][0]
@@ -107,7 +107,7 @@ class BuildVideoSimilarityIndex(foo.Operator):
         return types.Property(inputs, view=types.View(label="Build video similarity index"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.similarity import build_index, update_index
+        from fiftyone_videorec.search.similarity import build_index, update_index
 
         p = ctx.params
         brain_key = p.get("brain_key", config.BRAIN_KEY)

@@ -57,14 +57,14 @@ def similarity_keys(dataset) -> list[str]:
 
 def is_model_dir(path: str | None) -> bool:
     """True when ``path`` names a usable model: a built-in name or a trained videorec model folder."""
-    from fiftyone_videorec.model_folder import BUILTIN_MODELS, is_model_folder
+    from fiftyone_videorec.embedding.model_folder import BUILTIN_MODELS, is_model_folder
 
     return bool(path) and (path in BUILTIN_MODELS or is_model_folder(path))
 
 
 def model_dirs() -> list[str]:
     """Return trained model folders under the default models folder, newest first."""
-    from fiftyone_videorec.model_folder import is_model_folder
+    from fiftyone_videorec.embedding.model_folder import is_model_folder
 
     root = config.models_dir()
     if not root.is_dir():
@@ -75,7 +75,7 @@ def model_dirs() -> list[str]:
 
 def model_choices() -> list[tuple[str, str]]:
     """Return ``(value, label)`` of every model the user can pick: the built-in ones first, then trained folders."""
-    from fiftyone_videorec.model_folder import BUILTIN_MODELS
+    from fiftyone_videorec.embedding.model_folder import BUILTIN_MODELS
 
     return [(name, f"{name}: {text}") for name, text in BUILTIN_MODELS.items()] + \
         [(folder, folder) for folder in model_dirs()]

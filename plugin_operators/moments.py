@@ -13,7 +13,7 @@ from plugin_operators import forms
 
 def moment_fields(dataset) -> list[str]:
     """Return the fields whose moments have a similarity index (ours first)."""
-    from fiftyone_videorec.moments import INFO_KEY, moment_brain_key
+    from fiftyone_videorec.search.moments import INFO_KEY, moment_brain_key
 
     if dataset is None:
         return []
@@ -26,7 +26,7 @@ def _query_of(ctx, field: str) -> tuple[str | None, float | None, float | None]:
     """Return ``(query, start, end)``: a typed video path; else the selected or open moment (a clip of
     the moments clips view); else the selected or open sample, with the form's start/end seconds."""
     from fiftyone_videorec.errors import VideorecError
-    from fiftyone_videorec.moments import moment_range
+    from fiftyone_videorec.search.moments import moment_range
 
     path = (ctx.params.get("video_path") or "").strip()
     if path:
@@ -75,7 +75,7 @@ class FindSimilarMoments(foo.Operator):
         return types.Property(inputs, view=form)
 
     def execute(self, ctx):
-        from fiftyone_videorec.moments import find_moments, moments_view
+        from fiftyone_videorec.search.moments import find_moments, moments_view
 
         p = ctx.params
         field = p.get("field") or config.MOMENTS_FIELD

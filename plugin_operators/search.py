@@ -85,7 +85,7 @@ class FindSimilarVideos(foo.Operator):
         return types.Property(inputs, view=types.View(label="Find similar videos"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.similarity import recommend
+        from fiftyone_videorec.search.similarity import recommend
 
         p = ctx.params
         recommendations, error = forms.run_library(ctx, lambda: recommend(

@@ -53,7 +53,7 @@ class TrainVideoEmbedder(foo.Operator):
         return types.Property(inputs, view=types.View(label="Train video embedder"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.training import train
+        from fiftyone_videorec.network.training import train
 
         p = ctx.params
         preset = p.get("preset") or config.DEFAULT_PRESET

@@ -37,8 +37,8 @@ def parse_variant(text: str) -> dict:
     """
     from argparse import ArgumentTypeError
 
-    from fiftyone_videorec.layers import NORMS
-    from fiftyone_videorec.model import INPUTS, Preset
+    from fiftyone_videorec.network.layers import NORMS
+    from fiftyone_videorec.network.model import INPUTS, Preset
 
     types = {f.name: f.type for f in dataclasses.fields(Preset)}
     fields = {}
@@ -89,7 +89,7 @@ def variant_name(fields: dict) -> str:
 def _register(name: str, base: str, fields: dict) -> str:
     """Make ``base`` with ``fields`` changed a preset of this process; return its name (one that Keras
     accepts in a model name). A one-line error if the network cannot be built."""
-    from fiftyone_videorec import model
+    from fiftyone_videorec.network import model
 
     preset_name = "candidate_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
     model.PRESETS[preset_name] = dataclasses.replace(model.PRESETS[base], name=preset_name, **fields)
@@ -110,9 +110,9 @@ def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: li
     import bench_quality
     from fiftyone_videorec import config
     from fiftyone_videorec.data.folder import load_folder
-    from fiftyone_videorec.embedder import embed_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
     from fiftyone_videorec.runtime import connect_database
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.network.training import train
 
     sets = list(sets or SETS)
     candidates = {CONTROL: {}} | {variant_name(f): f for f in variants or []}

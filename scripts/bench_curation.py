@@ -73,10 +73,10 @@ def top_share(view, score: str, flipped: set[str], share: float = 0.10) -> dict:
 
 def _mistakes(name: str, root: Path, quick: bool, time_limit: float | None) -> dict:
     from fiftyone_videorec import config
-    from fiftyone_videorec.curation import curate
+    from fiftyone_videorec.curation.scores import curate
     from fiftyone_videorec.data.folder import load_folder
-    from fiftyone_videorec.predictions import predict_dataset
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.embedding.predictions import predict_dataset
+    from fiftyone_videorec.network.training import train
 
     dataset, _ = load_folder(root, f"videorec-bench-curation-{name}", overwrite=True)
     flipped = flip_labels(dataset)
@@ -99,9 +99,9 @@ def _mistakes(name: str, root: Path, quick: bool, time_limit: float | None) -> d
 def _uniqueness(recordings, work: Path) -> dict:
     import fiftyone as fo
 
-    from fiftyone_videorec.curation import curate
+    from fiftyone_videorec.curation.scores import curate
     from fiftyone_videorec.data.real_footage import build_altered_copies
-    from fiftyone_videorec.embedder import embed_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
 
     root = build_altered_copies(recordings, work / "altered")
     videos = sorted(p for p in root.rglob("*.mp4"))
@@ -130,7 +130,7 @@ def _tags(quick: bool) -> dict:
     import fiftyone as fo
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.imagenet_tags import tag_dataset
+    from fiftyone_videorec.curation.imagenet_tags import tag_dataset
 
     truth = json.loads(VISIBLE.read_text())["clips"]
     if quick:

@@ -50,7 +50,7 @@ def _baseline_rows(frames: np.ndarray, pooled_net) -> tuple[np.ndarray, np.ndarr
     """(ImageNet pooled unit vectors of the centre squares, 8x8 thumbnails) of letterboxed frames."""
     import cv2
 
-    from fiftyone_videorec.copy_detection import content_box
+    from fiftyone_videorec.curation.copy_detection import content_box
     from fiftyone_videorec.vectors import l2_normalize
 
     top, bottom, left, right = content_box(frames)  # the letterbox the decoder added, and any bars
@@ -67,8 +67,8 @@ def _baseline_rows(frames: np.ndarray, pooled_net) -> tuple[np.ndarray, np.ndarr
 
 def _describe(clips) -> tuple[dict, dict]:
     """Return ({method: per-clip rows}, timing of the copy descriptor) for every clip."""
-    from fiftyone_videorec.backbone import load_backbone
-    from fiftyone_videorec.copy_detection import CopyDescriber, sampled_frames
+    from fiftyone_videorec.network.backbone import load_backbone
+    from fiftyone_videorec.curation.copy_detection import CopyDescriber, sampled_frames
 
     describer, pooled_net = CopyDescriber(), load_backbone(160)
     rows = {method: [] for method in METHODS[:3]}
@@ -88,7 +88,7 @@ def _describe(clips) -> tuple[dict, dict]:
 
 
 def _distances(rows: list[np.ndarray], aligned: bool) -> np.ndarray:
-    from fiftyone_videorec.copy_detection import copy_score
+    from fiftyone_videorec.curation.copy_detection import copy_score
     from fiftyone_videorec.vectors import l2_normalize
 
     n = len(rows)
@@ -177,7 +177,7 @@ def _quality(clips, rows: dict) -> dict:
 def _groups(clips, descriptors, truth: np.ndarray, k: int) -> dict:
     """Pair precision/recall of the groups the library returns, and the thresholds that group exactly."""
     from fiftyone_videorec import config
-    from fiftyone_videorec.copy_detection import group_copies
+    from fiftyone_videorec.curation.copy_detection import group_copies
 
     def score(threshold: float, neighbours: int) -> dict:
         found = np.zeros_like(truth)
@@ -196,7 +196,7 @@ def _groups(clips, descriptors, truth: np.ndarray, k: int) -> dict:
 
 
 def _excerpts(clips, descriptors) -> list[dict]:
-    from fiftyone_videorec.copy_detection import group_copies
+    from fiftyone_videorec.curation.copy_detection import group_copies
 
     out = []
     groups = group_copies(descriptors)

@@ -35,7 +35,7 @@ def synthetic_descriptors(n: int, seed: int = 0, dim: int = 320) -> list[np.ndar
 
 def _library(n: int) -> dict:
     """Time the search on ``n`` synthetic clips, then run it again under tracemalloc for its peak memory."""
-    from fiftyone_videorec.copy_detection import candidate_pairs, group_copies, mean_vectors
+    from fiftyone_videorec.curation.copy_detection import candidate_pairs, group_copies, mean_vectors
 
     descriptors = synthetic_descriptors(n)
     pairs = len(candidate_pairs(mean_vectors(descriptors)))
@@ -56,8 +56,8 @@ def _through_dataset(n: int) -> dict:
     import fiftyone as fo
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.copy_detection import descriptor_fingerprint
-    from fiftyone_videorec.duplicates import find_duplicates
+    from fiftyone_videorec.curation.copy_detection import descriptor_fingerprint
+    from fiftyone_videorec.curation.duplicates import find_duplicates
     from fiftyone_videorec.fields import fingerprint_field
 
     descriptors = [d.astype(np.float16) for d in synthetic_descriptors(n, seed=1)]  # as stored

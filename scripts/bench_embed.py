@@ -34,9 +34,9 @@ def _model_dir(root: Path, preset: str, fused: bool = False) -> Path:
     """An untrained model folder, saved as training saves one (speed does not depend on the weights);
     ``fused`` adds an ``appearance`` entry, so its vectors join the ImageNet features."""
     from fiftyone_videorec import config
-    from fiftyone_videorec.backbone import NAME
-    from fiftyone_videorec.model import build_model, save_trained
-    from fiftyone_videorec.model_folder import read_metadata
+    from fiftyone_videorec.network.backbone import NAME
+    from fiftyone_videorec.network.model import build_model, save_trained
+    from fiftyone_videorec.embedding.model_folder import read_metadata
 
     out = root / (f"{preset}-fused" if fused else preset)
     metadata = {"preset": preset, "class_names": [str(i) for i in range(10)]}
@@ -124,7 +124,7 @@ def _format_row(dataset, paths: list[Path], models: dict, seed_net, rounds: int)
     """Seconds of each model, the seed, FiftyOne's loop and FiftyOne's reader alone on one format's clips,
     in interleaved rounds (every method on each slice of the clips in turn, the order reversed every
     other round), so a change of load from other jobs hits every method alike."""
-    from fiftyone_videorec.embedder import embed_samples
+    from fiftyone_videorec.embedding.embedder import embed_samples
 
     warm = max(1, len(paths) // 8)
     for key, model in models.items():  # warm-up (graph tracing), excluded
@@ -148,7 +148,7 @@ def _format_row(dataset, paths: list[Path], models: dict, seed_net, rounds: int)
 def throughput(work: Path, count: int, rounds: int) -> dict:
     """clips/s of embed_samples for each of MODELS vs the seed's pipeline, per file format, in one run."""
     from fiftyone_videorec import config
-    from fiftyone_videorec.embedder import load_model
+    from fiftyone_videorec.embedding.embedder import load_model
 
     avi = _clips(work / "clips", count)
     formats = {"MPEG-4 part 2 .avi, fourcc XVID (UCF101's own codec)":
@@ -176,7 +176,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {scripts!r})
 import bench_embed as b
-from fiftyone_videorec.embedder import embed_samples, load_model
+from fiftyone_videorec.embedding.embedder import embed_samples, load_model
 from fiftyone_videorec.runtime import connect_database
 connect_database()
 paths = b._clips(Path({clips!r}), {files})
@@ -221,7 +221,7 @@ def latency(gallery: int, repeats: int = 20) -> dict:
     import fiftyone as fo
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.similarity import build_index, recommend
+    from fiftyone_videorec.search.similarity import build_index, recommend
 
     ds = _dataset("videorec-bench-latency", [])
     vectors = np.random.default_rng(0).standard_normal((gallery, 128)).astype(np.float32)
@@ -248,8 +248,8 @@ def file_queries(work: Path, files: int, queries: int, fused: bool) -> dict:
     loads the model, later ones reuse it."""
     import fiftyone as fo
 
-    from fiftyone_videorec.embedder import embed_dataset
-    from fiftyone_videorec.similarity import build_index, recommend
+    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.search.similarity import build_index, recommend
 
     paths = _clips(work / "clips", files)
     model, new = _model_dir(work, "fast", fused=fused), paths[-min(10, queries):]

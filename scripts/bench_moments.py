@@ -127,7 +127,7 @@ def _iou(a, b) -> float:
 def score_queries(dataset, videos: list[dict], queries: list[dict], field: str) -> tuple[dict, list, int]:
     """Return (top-1 hit rate and mean IoU per query type and source, the misses, find_moments p50 ms)
     for the moments in ``field``."""
-    from fiftyone_videorec.moments import find_moments
+    from fiftyone_videorec.search.moments import find_moments
 
     by_path = {v["path"]: v for v in videos}
     rows: dict[str, list] = {}
@@ -158,7 +158,7 @@ def latency(model_dir: Path, total: int, dim: int, per_video: int = 100, repeats
     import fiftyone as fo
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.moments import index_moments, search_windows, settings_key
+    from fiftyone_videorec.search.moments import index_moments, search_windows, settings_key
 
     name = f"{BENCH}-latency"
     if fo.dataset_exists(name):
@@ -201,10 +201,10 @@ def _trained(work: Path, quick: bool, time_limit: float) -> Path:
     the script runs: an untrained ``tiny`` network, saved the way training saves one, fused at the
     default weight."""
     from fiftyone_videorec import config
-    from fiftyone_videorec.backbone import NAME
+    from fiftyone_videorec.network.backbone import NAME
     from fiftyone_videorec.data.synthetic import load_synthetic
-    from fiftyone_videorec.model import build_model, save_trained
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.network.model import build_model, save_trained
+    from fiftyone_videorec.network.training import train
 
     out = work / ("model-tiny-untrained-fused" if quick else "model-fast-fused")
     if quick and not (out / "metadata.json").is_file():
@@ -221,7 +221,7 @@ def _trained(work: Path, quick: bool, time_limit: float) -> Path:
 
 def _about(key: str, folder: Path, quick: bool) -> dict:
     """What the table says of a model: how it was made and its own retrieval scores."""
-    from fiftyone_videorec.model_folder import read_metadata
+    from fiftyone_videorec.embedding.model_folder import read_metadata
 
     meta = read_metadata(folder)
     if key == "pretrained":
@@ -241,7 +241,7 @@ def _about(key: str, folder: Path, quick: bool) -> dict:
 def measure(dataset, key: str, folder: Path, videos: list[dict], queries: list[dict], quick: bool) -> dict:
     """Index the long videos' moments with one model (its own field) and score every query against them."""
     from fiftyone_videorec import config
-    from fiftyone_videorec.moments import index_moments
+    from fiftyone_videorec.search.moments import index_moments
 
     field = f"{config.MOMENTS_FIELD}_{key}"
     started = time.perf_counter()
@@ -288,7 +288,7 @@ def run(out_dir: Path, quick: bool, time_limit: float = 300.0) -> dict:
     import fiftyone as fo
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.model_folder import resolve
+    from fiftyone_videorec.embedding.model_folder import resolve
     from fiftyone_videorec.runtime import connect_database
 
     connect_database()

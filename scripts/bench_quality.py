@@ -124,7 +124,7 @@ def _untrained(dataset, folder: Path, preset: str) -> Path:
     import keras
 
     from fiftyone_videorec import config
-    from fiftyone_videorec.model import build_model, save_trained
+    from fiftyone_videorec.network.model import build_model, save_trained
 
     classes = sorted(set(dataset.match_tags(config.TRAIN_TAG).values(f"{config.LABEL_FIELD}.label")))
     keras.utils.set_random_seed(config.DEFAULT_SEED)
@@ -133,7 +133,7 @@ def _untrained(dataset, folder: Path, preset: str) -> Path:
 
 
 def _embed(dataset, model_dir: Path, field: str) -> dict:
-    from fiftyone_videorec.embedder import embed_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
 
     started = time.perf_counter()
     summary = embed_dataset(dataset, model_dir, field=field)
@@ -144,7 +144,7 @@ def _embed(dataset, model_dir: Path, field: str) -> dict:
 def _model(method: str, dataset, folder: Path, models: dict, preset: str, epochs: int | None,
            time_limit: float | None = None) -> dict:
     """Train or make ``method``'s model into ``models`` unless it is there; return the row's training part."""
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.network.training import train
 
     row: dict = {}
     if method not in models:
@@ -207,7 +207,7 @@ def run(out_dir: Path, quick: bool, preset: str | None = None, keep_rows: list[s
         time_limit: float | None = None) -> dict:
     from fiftyone_videorec import config
     from fiftyone_videorec.data.folder import load_folder
-    from fiftyone_videorec.model import get_preset
+    from fiftyone_videorec.network.model import get_preset
     from fiftyone_videorec.runtime import connect_database
 
     kept = quality_report.load_kept(keep_rows, quick)  # read before this run writes over it
@@ -324,7 +324,7 @@ def markdown(report: dict, candidates: dict | None = None) -> str:
         lines += quality_appearance.grid_markdown(report["frames_x_size"], report["frames_x_size"]["configured"])
     lines += ["## What was tried", "",
               "How the default was chosen, what was rejected and why, with validation numbers: the docstring of "
-              "`fiftyone_videorec/model.py`.", ""]
+              "`fiftyone_videorec/network/model.py`.", ""]
     if candidates:
         import bench_candidates
 

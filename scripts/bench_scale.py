@@ -120,7 +120,7 @@ def cell(n: int, backend: str, info_path: Path, out_path: Path) -> None:
     import fiftyone as fo
 
     from fiftyone_videorec.runtime import connect_database
-    from fiftyone_videorec.similarity import build_index, recommend
+    from fiftyone_videorec.search.similarity import build_index, recommend
 
     connect_database()
     info = json.loads(info_path.read_text())
@@ -374,7 +374,7 @@ def _similarity_sha1() -> str:
     """sha1 of the similarity.py this process runs (others may edit the library while the benchmark runs)."""
     import hashlib
 
-    import fiftyone_videorec.similarity as similarity
+    import fiftyone_videorec.search.similarity as similarity
 
     return hashlib.sha1(Path(similarity.__file__).read_bytes()).hexdigest()
 

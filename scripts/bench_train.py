@@ -35,7 +35,7 @@ def seed_epoch_seconds(dataset, steps: int, batch_size: int = 8) -> dict:
 
     from fiftyone_videorec import config
     from fiftyone_videorec.frames import read_clip
-    from fiftyone_videorec.model import build_model
+    from fiftyone_videorec.network.model import build_model
 
     view = dataset.match_tags(config.TRAIN_TAG)
     paths, labels = view.values("filepath"), view.values(f"{config.LABEL_FIELD}.label")
@@ -61,7 +61,7 @@ def seed_epoch_seconds(dataset, steps: int, batch_size: int = 8) -> dict:
 def same_epochs(dataset, work: Path, epochs: int) -> dict:
     """Train the ``tutorial`` and ``fast`` presets for the same ``epochs`` (both on the frame cache)
     and return each one's test-vs-train precision@5 and seconds per epoch."""
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.network.training import train
 
     out = {}
     for preset in ("tutorial", "fast"):
@@ -77,7 +77,7 @@ def clip_averaging(dataset, model_dir: Path, choices=(1, 3, 5)) -> dict:
     This is the measurement that picks ``config.DEFAULT_CLIPS``.
     """
     from fiftyone_videorec import config
-    from fiftyone_videorec.embedder import embed_samples, load_model
+    from fiftyone_videorec.embedding.embedder import embed_samples, load_model
     from fiftyone_videorec.evaluation import rank_gallery, retrieval_metrics
 
     out = {}
@@ -104,7 +104,7 @@ def run(out_dir: Path, quick: bool, same_epoch_count: int = 10) -> dict:
     """Measure both recipes on the same clips; write ``train.md`` / ``train.json`` into ``out_dir``."""
     from fiftyone_videorec import config
     from fiftyone_videorec.runtime import connect_database
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.network.training import train
 
     connect_database()
     work = config.home_dir() / "bench-train"

@@ -65,7 +65,7 @@ def _tree_rss_mb(pid: int) -> float:
 def _one_run(dataset, model_dir: Path, workers: int, shards: int, log_dir: Path, timeout_s: float) -> dict:
     from fiftyone.operators.delegated import DelegatedOperationService
 
-    from fiftyone_videorec.embedding_jobs import EMBED_OPERATOR, queue_embedding_shards
+    from fiftyone_videorec.embedding.jobs import EMBED_OPERATOR, queue_embedding_shards
     from fiftyone_videorec.fields import fingerprint_field
 
     for name in (FIELD, fingerprint_field(FIELD)):

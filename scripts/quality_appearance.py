@@ -44,7 +44,7 @@ def validation_query(name: str, fold: int) -> str | None:
 
 def motion_only_folder(trained: Path, folder: Path) -> Path:
     """Copy a trained folder's weights beside it with the appearance stream switched off."""
-    from fiftyone_videorec.model_folder import METADATA_FILE, MODEL_FILE, read_metadata
+    from fiftyone_videorec.embedding.model_folder import METADATA_FILE, MODEL_FILE, read_metadata
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(trained / MODEL_FILE, folder / MODEL_FILE)
@@ -56,7 +56,7 @@ def motion_only_folder(trained: Path, folder: Path) -> Path:
 
 def chosen_weight(folder: Path) -> float:
     """The appearance weight a trained folder embeds with (0: motion only)."""
-    from fiftyone_videorec.model_folder import appearance_weight, read_metadata
+    from fiftyone_videorec.embedding.model_folder import appearance_weight, read_metadata
 
     return appearance_weight(read_metadata(folder))
 
@@ -99,7 +99,7 @@ class FrameNetworks:
         if size not in self._forward:
             import tensorflow as tf
 
-            from fiftyone_videorec.backbone import load_backbone
+            from fiftyone_videorec.network.backbone import load_backbone
 
             network = load_backbone(size)
             forward = tf.function(lambda x: network(x, training=False)[0], reduce_retracing=True)

@@ -110,7 +110,7 @@ def real_clip_dataset(name: str, folder: Path, clip_names, seconds: float, seed:
 
     from fiftyone_videorec import config
     from fiftyone_videorec.data.video_files import ffmpeg_convert
-    from fiftyone_videorec.similarity import build_index
+    from fiftyone_videorec.search.similarity import build_index
 
     dataset = fo.Dataset(name, persistent=True)
     rng = np.random.default_rng(seed)

@@ -78,7 +78,7 @@ def _select_first_tile(page) -> None:
 
 
 def test_find_similar_videos_from_operator_browser(indexed_video_dataset, tmp_path, artifacts_dir):
-    from fiftyone_videorec.similarity import recommend
+    from fiftyone_videorec.search.similarity import recommend
 
     dataset = indexed_video_dataset
     with running_app(tmp_path / "app.log") as app, chromium_page() as page:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fiftyone_videorec import backbone
-from fiftyone_videorec.legacy_weights import MAGIC_NUMBER, PROTOCOL_VERSION, LegacyFormatError, read_state_dict
+from fiftyone_videorec.network import backbone
+from fiftyone_videorec.network.legacy_weights import MAGIC_NUMBER, PROTOCOL_VERSION, LegacyFormatError, read_state_dict
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lite0_reference.npz"
 REPO = Path(__file__).resolve().parents[1]

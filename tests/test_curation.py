@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.cli import main
+from fiftyone_videorec.cli.main import main
 from tests.test_embedding_jobs import _launch_worker, _library, _stop, _wait_for
 
 SCORES = ("mistakenness", "hardness", "uniqueness", "representativeness")
@@ -30,9 +30,9 @@ def _json(capsys, argv) -> dict:
 
 
 def test_predict_writes_the_models_classes_with_logits_incrementally(labelled, tiny_model_dir, capsys):
-    from fiftyone_videorec.embedder import load_model
+    from fiftyone_videorec.embedding.embedder import load_model
     from fiftyone_videorec.fields import fingerprint_field
-    from fiftyone_videorec.model_folder import model_fingerprint
+    from fiftyone_videorec.embedding.model_folder import model_fingerprint
 
     argv = ["predict", "--dataset", labelled.name, "--model", str(tiny_model_dir), "--json"]
     first = _json(capsys, argv)
@@ -72,8 +72,8 @@ def test_predict_shards_drain_through_delegated_workers(synthetic_dataset, tiny_
                                                         capsys):
     from fiftyone.operators.delegated import DelegatedOperationService
 
-    from fiftyone_videorec.embedding_jobs import PREDICT_OPERATOR
-    from fiftyone_videorec.predictions import predict_dataset
+    from fiftyone_videorec.embedding.jobs import PREDICT_OPERATOR
+    from fiftyone_videorec.embedding.predictions import predict_dataset
 
     dataset = _library(synthetic_dataset, dataset_name, copies=2)  # 48 samples
     predict_dataset(dataset, tiny_model_dir, field="reference")
@@ -104,8 +104,8 @@ def test_predict_shards_drain_through_delegated_workers(synthetic_dataset, tiny_
 def test_curate_writes_every_score_from_our_predictions_and_embeddings(labelled, tiny_model_dir, capsys):
     import fiftyone as fo
 
-    from fiftyone_videorec.embedder import embed_dataset
-    from fiftyone_videorec.predictions import predict_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.predictions import predict_dataset
 
     first = labelled.first()
     labelled.add_sample(fo.Sample(filepath=first.filepath, tags=["train"],
@@ -131,7 +131,7 @@ def test_curate_writes_every_score_from_our_predictions_and_embeddings(labelled,
 
 
 def test_curate_names_what_is_missing(labelled, tiny_model_dir, capsys):
-    from fiftyone_videorec.embedder import embed_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
 
     capsys.readouterr()
     assert main(["curate", "--dataset", labelled.name, "--mistakenness"]) == 2
@@ -143,7 +143,7 @@ def test_curate_names_what_is_missing(labelled, tiny_model_dir, capsys):
     assert set(result["skipped"]) == {"mistakenness", "hardness"}
     assert "videorec predict" in result["skipped"]["hardness"]
     small = labelled.limit(10)
-    from fiftyone_videorec.curation import curate
+    from fiftyone_videorec.curation.scores import curate
     from fiftyone_videorec.errors import VideorecError
 
     with pytest.raises(VideorecError, match="at least 20 videos"):
@@ -153,7 +153,7 @@ def test_curate_names_what_is_missing(labelled, tiny_model_dir, capsys):
 def test_operators_predict_and_curate(labelled, tiny_model_dir):
     from tests.test_operators import form_error, run, triggered
 
-    from fiftyone_videorec.embedder import embed_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
 
     assert "predicts no class" in form_error("predict_video_classes", labelled, {"model_dir": "pretrained"})
     result = run("predict_video_classes", labelled, {"model_dir": str(tiny_model_dir)})
@@ -192,7 +192,7 @@ def test_the_hand_written_visible_objects_are_imagenet_classes():
     """Every class named in ``benchmarks/visible_objects.json`` maps to one of the 1000 names."""
     from pathlib import Path
 
-    from fiftyone_videorec.imagenet_tags import class_names
+    from fiftyone_videorec.curation.imagenet_tags import class_names
 
     clips = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "visible_objects.json").read_text())
     names = set(class_names())

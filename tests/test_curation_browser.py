@@ -23,8 +23,8 @@ def predicted(dataset_name, tmp_path):
     """Eight real clips labelled by action, one label wrong, with a tiny model's predictions (with logits)."""
     import fiftyone as fo
 
-    from fiftyone_videorec.predictions import predict_dataset
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.embedding.predictions import predict_dataset
+    from fiftyone_videorec.network.training import train
     from tests.app import real_clip_dataset
 
     dataset = real_clip_dataset(dataset_name, tmp_path / "clips", CLIPS, seconds=3, seed=5)

@@ -65,7 +65,7 @@ def copies_dataset(copies, tmp_path_factory):
 
 
 def test_black_bars_are_cut_and_a_dark_video_is_kept_whole():
-    from fiftyone_videorec.copy_detection import content_box
+    from fiftyone_videorec.curation.copy_detection import content_box
 
     rng = np.random.default_rng(0)
     frames = np.zeros((3, 100, 120, 3), np.uint8)
@@ -76,7 +76,7 @@ def test_black_bars_are_cut_and_a_dark_video_is_kept_whole():
 
 @pytest.mark.parametrize("fps, frames", [(25.0, 50), (12.5, 25)])
 def test_frames_are_sampled_by_time_at_any_frame_rate(tmp_path, fps, frames):
-    from fiftyone_videorec.copy_detection import sampled_frames
+    from fiftyone_videorec.curation.copy_detection import sampled_frames
     from fiftyone_videorec.data.video_files import write_video
 
     path = write_video(tmp_path / "clip.avi", n_frames=frames, size=(48, 32), fps=fps)
@@ -84,7 +84,7 @@ def test_frames_are_sampled_by_time_at_any_frame_rate(tmp_path, fps, frames):
 
 
 def test_alignment_candidates_and_groups_on_known_descriptors():
-    from fiftyone_videorec.copy_detection import align, candidate_pairs, connected_groups
+    from fiftyone_videorec.curation.copy_detection import align, candidate_pairs, connected_groups
     from fiftyone_videorec.vectors import l2_normalize
 
     rng = np.random.default_rng(1)
@@ -100,7 +100,7 @@ def test_alignment_candidates_and_groups_on_known_descriptors():
 def test_an_unreadable_video_is_named_and_left_out(dataset_name, tmp_path, capsys):
     import fiftyone as fo
 
-    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.cli.main import main
     from fiftyone_videorec.data.video_files import write_video
 
     paths = [write_video(tmp_path / f"{i}.avi", n_frames=30, size=(64, 48), dx=2, seed=i) for i in range(2)]
@@ -127,7 +127,7 @@ def _pair_precision_recall(dataset, groups) -> tuple[float, float]:
 
 
 def test_copies_are_grouped_with_pair_precision_and_recall_of_at_least_095(copies_dataset):
-    from fiftyone_videorec.duplicates import find_duplicates
+    from fiftyone_videorec.curation.duplicates import find_duplicates
 
     groups = find_duplicates(copies_dataset)
     precision, recall = _pair_precision_recall(copies_dataset, groups)
@@ -140,8 +140,8 @@ def test_copies_are_grouped_with_pair_precision_and_recall_of_at_least_095(copie
 def test_the_threshold_holds_with_every_pair_scored(copies_dataset):
     """Not only each video's nearest neighbours: with every pair given the aligned score, the default
     threshold still joins no two recordings and misses no copy (what a larger library would test)."""
-    from fiftyone_videorec.copy_detection import copy_score, group_copies
-    from fiftyone_videorec.duplicates import compute_copy_descriptors
+    from fiftyone_videorec.curation.copy_detection import copy_score, group_copies
+    from fiftyone_videorec.curation.duplicates import compute_copy_descriptors
 
     compute_copy_descriptors(copies_dataset)  # done already when the test before ran
     descriptors = [np.asarray(d) for d in copies_dataset.values(config.DUPLICATE_DESCRIPTOR_FIELD)]
@@ -156,7 +156,7 @@ def test_the_threshold_holds_with_every_pair_scored(copies_dataset):
 
 
 def test_the_excerpt_is_found_where_it_was_cut(copies_dataset, copies):
-    from fiftyone_videorec.duplicates import find_duplicates
+    from fiftyone_videorec.curation.duplicates import find_duplicates
 
     excerpts = [clip for clip in copies if clip.alteration == "excerpt"]
     assert excerpts
@@ -176,7 +176,7 @@ def test_the_excerpt_is_found_where_it_was_cut(copies_dataset, copies):
 
 
 def test_cli_prints_the_groups_as_json_and_marks_them_for_the_app(copies_dataset, capsys):
-    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.cli.main import main
 
     dataset = copies_dataset
     assert main(["duplicates", "--dataset", dataset.name, "--json", "--mark"]) == 0
@@ -193,7 +193,7 @@ def test_cli_prints_the_groups_as_json_and_marks_them_for_the_app(copies_dataset
 
 
 def test_leaks_are_the_groups_across_train_and_test(copies_dataset, capsys):
-    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.cli.main import main
 
     assert main(["leaks", "--dataset", copies_dataset.name, "--json"]) == 0
     leaks = json.loads(capsys.readouterr().out)
@@ -208,7 +208,7 @@ def test_leaks_are_the_groups_across_train_and_test(copies_dataset, capsys):
     (["--field", "tags"], "not copy descriptors"),
 ])
 def test_bad_input_is_one_line_and_exit_2(copies_dataset, capsys, args, message):
-    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.cli.main import main
 
     assert main(["duplicates", "--dataset", copies_dataset.name, *args]) == 2
     err = capsys.readouterr().err
@@ -216,7 +216,7 @@ def test_bad_input_is_one_line_and_exit_2(copies_dataset, capsys, args, message)
 
 
 def test_unknown_dataset_is_one_line_and_exit_2(capsys):
-    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.cli.main import main
 
     for command in ("duplicates", "leaks"):
         assert main([command, "--dataset", "no-such-dataset"]) == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.cli import main
+from fiftyone_videorec.cli.main import main
 from fiftyone_videorec.data.video_files import ffmpeg_convert, moving_square_frames, write_video
 from fiftyone_videorec.errors import VideorecError
 
@@ -14,7 +14,7 @@ from fiftyone_videorec.errors import VideorecError
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """An untrained "tiny" model folder (weights do not matter for plumbing; 3 classes)."""
-    from fiftyone_videorec.model import build_model, save_trained
+    from fiftyone_videorec.network.model import build_model, save_trained
 
     classifier, _ = build_model("tiny", num_classes=3)
     out = tmp_path_factory.mktemp("model")
@@ -52,7 +52,7 @@ def clip_dataset(clip_folder):
 
 
 def test_compute_embeddings_fills_every_sample_and_matches_embed(clip_dataset, model_dir):
-    from fiftyone_videorec.embedder import embed_dataset, load_model
+    from fiftyone_videorec.embedding.embedder import embed_dataset, load_model
 
     model = load_model(model_dir)
     clip_dataset.compute_embeddings(model, embeddings_field="sdk")
@@ -70,7 +70,7 @@ def test_compute_embeddings_fills_every_sample_and_matches_embed(clip_dataset, m
 
 
 def test_clip_averaging_is_normalised_mean(clip_folder, model_dir):
-    from fiftyone_videorec.embedder import load_model
+    from fiftyone_videorec.embedding.embedder import load_model
 
     one = load_model(model_dir, clips=1)
     three = load_model(model_dir, clips=3)
@@ -84,7 +84,7 @@ def test_clip_averaging_is_normalised_mean(clip_folder, model_dir):
 def test_failures_recorded_and_bad_inputs(clip_dataset, clip_folder, model_dir, tmp_path):
     import fiftyone as fo
 
-    from fiftyone_videorec.embedder import embed_dataset, load_model
+    from fiftyone_videorec.embedding.embedder import embed_dataset, load_model
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
@@ -137,7 +137,7 @@ def test_many_samples_across_write_batches_with_failures_in_between(clip_folder,
     embedded exactly once and every broken one has its reason, nothing lost at batch edges."""
     import fiftyone as fo
 
-    from fiftyone_videorec.embedder import WRITE_BATCH, embed_dataset
+    from fiftyone_videorec.embedding.embedder import WRITE_BATCH, embed_dataset
 
     good = sorted(p for p in clip_folder.iterdir() if p.suffix in (".avi", ".mp4"))[:2]
     broken = tmp_path / "broken.mp4"
@@ -158,7 +158,7 @@ def test_decoding_runs_a_bounded_distance_ahead():
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from fiftyone_videorec.embedder import _prefetch
+    from fiftyone_videorec.embedding.embedder import _prefetch
 
     started, lock = [], threading.Lock()
 
@@ -182,9 +182,9 @@ def test_ten_file_queries_load_the_model_once_without_retracing(clip_dataset, cl
     import os
     import shutil
 
-    from fiftyone_videorec import model as model_module
-    from fiftyone_videorec.embedder import embed_dataset, shared_model
-    from fiftyone_videorec.similarity import build_index, recommend
+    from fiftyone_videorec.network import model as model_module
+    from fiftyone_videorec.embedding.embedder import embed_dataset, shared_model
+    from fiftyone_videorec.search.similarity import build_index, recommend
 
     embed_dataset(clip_dataset, model_dir)
     build_index(clip_dataset, brain_key="by_file")

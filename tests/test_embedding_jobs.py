@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fiftyone_videorec.cli import main
-from fiftyone_videorec.embedder import embed_dataset
-from fiftyone_videorec.model_folder import model_fingerprint
+from fiftyone_videorec.cli.main import main
+from fiftyone_videorec.embedding.embedder import embed_dataset
+from fiftyone_videorec.embedding.model_folder import model_fingerprint
 from fiftyone_videorec.fields import fingerprint_field
 
 FIELD = "emb"
@@ -125,7 +125,7 @@ def _stop(workers) -> None:
 def _operations(dataset_name: str):
     from fiftyone.operators.delegated import DelegatedOperationService
 
-    from fiftyone_videorec.embedding_jobs import EMBED_OPERATOR
+    from fiftyone_videorec.embedding.jobs import EMBED_OPERATOR
 
     return DelegatedOperationService().list_operations(operator=EMBED_OPERATOR, dataset_name=dataset_name)
 

@@ -16,7 +16,7 @@ GUITAR, BIKE, BASKETBALL = "PlayingGuitar__g16c02.avi", "Biking__g02c05.mp4", "B
 
 
 def test_the_1000_names_map_one_to_one_in_the_classifiers_order():
-    from fiftyone_videorec.imagenet_tags import CLASSES_FILE, class_names
+    from fiftyone_videorec.curation.imagenet_tags import CLASSES_FILE, class_names
 
     names = class_names()
     assert len(names) == 1000 and all(names)
@@ -26,8 +26,8 @@ def test_the_1000_names_map_one_to_one_in_the_classifiers_order():
 
 def test_the_real_frame_of_the_reference_fixture_gets_its_reference_classes():
     """The names and the network agree: the fixture's top-5 indices of a real frame, named."""
-    from fiftyone_videorec.backbone import load_backbone
-    from fiftyone_videorec.imagenet_tags import class_names, frame_probabilities, top_classes
+    from fiftyone_videorec.network.backbone import load_backbone
+    from fiftyone_videorec.curation.imagenet_tags import class_names, frame_probabilities, top_classes
 
     reference = np.load(ROOT / "tests" / "fixtures" / "lite0_reference.npz")
     frame = reference["real_input"]  # (1, 160, 160, 3): one frame of benchmarks/clips/Basketball__g01c01.avi
@@ -37,7 +37,7 @@ def test_the_real_frame_of_the_reference_fixture_gets_its_reference_classes():
 
 
 def test_a_malformed_names_file_is_a_one_line_error(tmp_path, monkeypatch):
-    from fiftyone_videorec import imagenet_tags
+    from fiftyone_videorec.curation import imagenet_tags
     from fiftyone_videorec.errors import VideorecError
 
     lines = imagenet_tags.CLASSES_FILE.read_text().splitlines()
@@ -73,8 +73,8 @@ def _tags(dataset, name: str) -> list[tuple[str, float]]:
 def test_cli_tags_real_clips_incrementally_and_the_sidebar_can_filter(clips_dataset, capsys):
     from fiftyone import ViewField as F
 
-    from fiftyone_videorec.cli import main
-    from fiftyone_videorec.imagenet_tags import class_names
+    from fiftyone_videorec.cli.main import main
+    from fiftyone_videorec.curation.imagenet_tags import class_names
 
     dataset = clips_dataset
     capsys.readouterr()
@@ -109,9 +109,9 @@ def test_cli_tags_real_clips_incrementally_and_the_sidebar_can_filter(clips_data
 
 
 def test_tags_are_the_frames_averaged_probabilities(clips_dataset):
-    from fiftyone_videorec.backbone import load_backbone
+    from fiftyone_videorec.network.backbone import load_backbone
     from fiftyone_videorec.frames import read_views
-    from fiftyone_videorec.imagenet_tags import frame_probabilities, tag_dataset, top_classes
+    from fiftyone_videorec.curation.imagenet_tags import frame_probabilities, tag_dataset, top_classes
 
     view = clips_dataset.match({"filepath": str(CLIPS / BIKE)})
     summary = tag_dataset(view, top=5, min_confidence=0.01)
@@ -130,7 +130,7 @@ def test_tags_are_the_frames_averaged_probabilities(clips_dataset):
     (["--field", "filepath"], "not ImageNet tags"),
 ])
 def test_bad_input_is_one_line_and_exit_2(clips_dataset, capsys, args, message):
-    from fiftyone_videorec.cli import main
+    from fiftyone_videorec.cli.main import main
 
     assert main(["tag", "--dataset", clips_dataset.name, *args]) == 2
     err = capsys.readouterr().err

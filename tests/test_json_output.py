@@ -25,9 +25,9 @@ def json_dataset(synthetic_dataset, tmp_path_factory):
     import fiftyone as fo
 
     from fiftyone_videorec.data.video_files import write_video
-    from fiftyone_videorec.embedder import embed_dataset
-    from fiftyone_videorec.moments import index_moments
-    from fiftyone_videorec.similarity import build_index
+    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.search.moments import index_moments
+    from fiftyone_videorec.search.similarity import build_index
 
     dataset = synthetic_dataset.clone(DATASET, persistent=True)
     root = tmp_path_factory.mktemp("json-long")
@@ -93,7 +93,7 @@ def test_an_error_with_json_is_one_line_on_stderr_and_nothing_on_stdout():
 
 def test_progress_printed_during_a_json_command_goes_to_stderr(capsys):
     """In-process too: what the command prints besides its JSON (Python's stdout and descriptor 1) ends on stderr."""
-    from fiftyone_videorec.cli_common import print_json, stdout_for_json
+    from fiftyone_videorec.cli.common import print_json, stdout_for_json
 
     class Args:
         pass

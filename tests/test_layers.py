@@ -5,7 +5,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from fiftyone_videorec.layers import (Conv2Plus1D, FrameDifference, Project, ResidualBlock, ResidualMain,
+from fiftyone_videorec.network.layers import (Conv2Plus1D, FrameDifference, Project, ResidualBlock, ResidualMain,
                                      ResizeVideo)
 
 VIDEO = np.random.default_rng(0).random((2, 4, 16, 16, 3)).astype("float32")

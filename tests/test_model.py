@@ -9,7 +9,7 @@ import pytest
 
 from fiftyone_videorec import config
 from fiftyone_videorec.errors import VideorecError
-from fiftyone_videorec.model import PRESETS, build_model, load_trained, save_trained
+from fiftyone_videorec.network.model import PRESETS, build_model, load_trained, save_trained
 
 
 def test_tutorial_preset_is_the_seed_network():
@@ -42,7 +42,7 @@ def test_saved_model_reloads_in_a_new_process_with_same_embeddings(tmp_path):
     np.save(tmp_path / "expected.npy", embedder.predict(clip, verbose=0))
     save_trained(tmp_path / "m", classifier, {"preset": "tiny", "class_names": ["a", "b", "c"]})
     code = (
-        "import numpy as np, sys; from fiftyone_videorec.model import load_trained;"
+        "import numpy as np, sys; from fiftyone_videorec.network.model import load_trained;"
         f"t = load_trained({str(tmp_path / 'm')!r});"
         f"got = t.embedder.predict(np.load({str(tmp_path / 'clip.npy')!r}), verbose=0);"
         f"print(float(np.abs(got - np.load({str(tmp_path / 'expected.npy')!r})).max()), t.metadata['embedding_dim'], t.preset.name)"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.cli import main
+from fiftyone_videorec.cli.main import main
 
 FPS = 25
 SEGMENT_FRAMES = 100  # 4 s per segment
@@ -103,7 +103,7 @@ def test_index_then_search_finds_the_copied_segment(long_dataset, long_videos, t
 
 def test_moments_are_clips_the_brain_index_and_the_app_view_work_on(long_dataset, long_videos, tiny_model_dir):
     import fiftyone_videorec as vr
-    from fiftyone_videorec.moments import moment_brain_key, moment_range, moments_view
+    from fiftyone_videorec.search.moments import moment_brain_key, moment_range, moments_view
 
     ds = long_dataset
     summary = vr.index_moments(ds, tiny_model_dir, window=2.0, stride=1.0)
@@ -164,7 +164,7 @@ def test_a_whole_video_is_sampled_in_one_pass_at_the_models_rate(tmp_path, fourc
 def test_operator_queries_with_the_selected_moment_and_refuses_without_an_index(long_dataset, tiny_model_dir):
     import fiftyone as fo
 
-    from fiftyone_videorec.moments import index_moments
+    from fiftyone_videorec.search.moments import index_moments
     from tests.test_operators import form_error, run, triggered
 
     ds = long_dataset

@@ -28,7 +28,7 @@ def moments_dataset(tmp_path, dataset_name, tiny_model_dir):
     """Three 12-second H.264 videos of three known motions each, their moments indexed by a trained model."""
     import fiftyone as fo
 
-    from fiftyone_videorec.moments import index_moments
+    from fiftyone_videorec.search.moments import index_moments
 
     files = write_long_videos(tmp_path, size=96)
     dataset = fo.Dataset(dataset_name, persistent=True)
@@ -46,7 +46,7 @@ def _tile_scores(page) -> list[float]:
 
 
 def test_find_similar_moments_sets_a_sorted_clips_view(moments_dataset, tmp_path, artifacts_dir):
-    from fiftyone_videorec.moments import find_moments
+    from fiftyone_videorec.search.moments import find_moments
 
     dataset, files = moments_dataset
     query = str(files["copy"])

@@ -58,7 +58,7 @@ def test_operators_load_train_embed_index_find_evaluate(synthetic_root, dataset_
     import fiftyone as fo
     from fiftyone.core.view import DatasetView
 
-    from fiftyone_videorec.similarity import recommend
+    from fiftyone_videorec.search.similarity import recommend
 
     # load_video_folder: the dataset is created with split tags and labels
     result = run("load_video_folder", params={"path": str(synthetic_root), "dataset_name": dataset_name})
@@ -146,7 +146,7 @@ def test_find_similar_without_an_index_says_to_build_one(plain_dataset):
 def test_find_similar_without_a_selection_says_to_select_a_clip(plain_dataset):
     import numpy as np
 
-    from fiftyone_videorec.similarity import build_index
+    from fiftyone_videorec.search.similarity import build_index
 
     vectors = np.random.default_rng(0).normal(size=(len(plain_dataset), 4))
     plain_dataset.set_values(config.EMBEDDINGS_FIELD, list(vectors))
@@ -163,7 +163,7 @@ def test_find_similar_without_a_selection_says_to_select_a_clip(plain_dataset):
     result = run("find_similar_videos", plain_dataset.name, {"k": 4, "negative_tag": "not-this"}, selected=[a, b])
     returned = [r["sample_id"] for r in result.result["results"]]
     assert len(returned) == 4 and {a, b, c}.isdisjoint(returned)
-    from fiftyone_videorec.similarity import recommend
+    from fiftyone_videorec.search.similarity import recommend
 
     assert returned == [r.sample_id for r in recommend(plain_dataset, [a, b], k=4, negatives=[c])]
     plain_dataset.select(a).tag_samples("not-this")
@@ -182,7 +182,7 @@ def test_compute_embeddings_without_a_trained_model_says_to_train(plain_dataset,
 def test_compute_embeddings_offers_the_pretrained_model_first_and_needs_no_training(plain_dataset):
     import numpy as np
 
-    from fiftyone_videorec.model_folder import PRETRAINED
+    from fiftyone_videorec.embedding.model_folder import PRETRAINED
 
     from plugin_operators import forms
 

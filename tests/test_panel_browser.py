@@ -60,7 +60,7 @@ def _panel_tiles(page, count: int) -> list[dict]:
 
 def _expected(dataset, sample_id: str) -> list[dict]:
     """What the panel must show for ``sample_id``: recommend()'s clips, in its order, with its scores."""
-    from fiftyone_videorec.similarity import recommend
+    from fiftyone_videorec.search.similarity import recommend
 
     return [{"id": r.sample_id, "label": r.label, "score": pytest.approx(r.score, abs=1e-3)}
             for r in recommend(dataset, sample_id, k=config.PANEL_K)]
@@ -158,7 +158,7 @@ def test_fiftyone_lists_the_panel():
 
 def test_panel_items_follow_recommend_hide_the_group_and_cache_one_still_per_clip(panel_dataset):
     from fiftyone_videorec.browse import missing_step, panel_items, thumbnails_dir
-    from fiftyone_videorec.similarity import recommend
+    from fiftyone_videorec.search.similarity import recommend
 
     dataset = panel_dataset
     # both SoccerJuggling takes share a source group here, so hiding it drops the other take

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.cli import main
+from fiftyone_videorec.cli.main import main
 from fiftyone_videorec.errors import VideorecError
 
 CLIPS = Path(__file__).resolve().parents[1] / "benchmarks" / "clips"
@@ -65,7 +65,7 @@ def test_pretrained_recommends_with_no_labels_through_the_cli(unlabelled_folder,
 def test_a_loaded_model_is_reused_and_its_vectors_match_compute_embeddings(unlabelled_folder):
     import fiftyone as fo
 
-    from fiftyone_videorec.embedder import embed_dataset, load_model
+    from fiftyone_videorec.embedding.embedder import embed_dataset, load_model
 
     dataset = fo.Dataset("videorec-test-pretrained-reuse", overwrite=True)
     dataset.add_samples([fo.Sample(filepath=str(p)) for p in sorted(unlabelled_folder.glob("*.mp4"))[:4]])
@@ -83,9 +83,9 @@ def test_a_loaded_model_is_reused_and_its_vectors_match_compute_embeddings(unlab
 
 
 def test_the_default_fuses_the_trained_network_with_the_imagenet_features(synthetic_dataset, tmp_path):
-    from fiftyone_videorec.embedder import load_model
-    from fiftyone_videorec.model_folder import model_fingerprint
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.embedding.embedder import load_model
+    from fiftyone_videorec.embedding.model_folder import model_fingerprint
+    from fiftyone_videorec.network.training import train
 
     fused_dir = tmp_path / "fused"
     result = train(synthetic_dataset.name, fused_dir, preset="tiny", epochs=1, appearance_weight=0.5)
@@ -112,8 +112,8 @@ def test_the_default_fuses_the_trained_network_with_the_imagenet_features(synthe
 
 
 def test_auto_chooses_the_weight_on_the_validation_clips(synthetic_dataset, tmp_path):
-    from fiftyone_videorec.embedder import load_model
-    from fiftyone_videorec.training import train
+    from fiftyone_videorec.embedding.embedder import load_model
+    from fiftyone_videorec.network.training import train
 
     result = train(synthetic_dataset.name, tmp_path / "auto", preset="tiny", epochs=1, appearance_weight="auto")
     appearance = result.metadata["appearance"]
@@ -127,7 +127,7 @@ def test_auto_chooses_the_weight_on_the_validation_clips(synthetic_dataset, tmp_
 def test_moments_index_with_the_pretrained_model(unlabelled_folder):
     import fiftyone as fo
 
-    from fiftyone_videorec.moments import find_moments, index_moments
+    from fiftyone_videorec.search.moments import find_moments, index_moments
 
     dataset = fo.Dataset("videorec-test-pretrained-moments", overwrite=True)
     dataset.add_samples([fo.Sample(filepath=str(unlabelled_folder / f"{Path(n).stem}.mp4")) for n in ORIGINALS[:3]])

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.cli import main
+from fiftyone_videorec.cli.main import main
 from fiftyone_videorec.errors import VideorecError
 from fiftyone_videorec.evaluation import evaluate_retrieval
-from fiftyone_videorec.similarity import NEGATIVE_WEIGHT, build_index, recommend, update_index
+from fiftyone_videorec.search.similarity import NEGATIVE_WEIGHT, build_index, recommend, update_index
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_a_negative_from_a_confusable_class_raises_precision_for_the_positive_cl
     (what a person marks "not this"). Precision@5 of the query's class rises on average, and the
     ranking follows the query's direction minus a quarter of the negative's.
     """
-    from fiftyone_videorec.embedder import embed_dataset
+    from fiftyone_videorec.embedding.embedder import embed_dataset
 
     dataset = synthetic_dataset.clone(dataset_name)
     embed_dataset(dataset, tiny_model_dir)

@@ -6,7 +6,7 @@ import pytest
 
 from fiftyone_videorec import config
 from fiftyone_videorec.errors import VideorecError
-from fiftyone_videorec.training import train
+from fiftyone_videorec.network.training import train
 from tests.fixtures_data import DIRECTIONS, write_labelled_clips
 
 
@@ -128,8 +128,8 @@ def test_missing_dataset(tmp_path):
 
 @pytest.mark.pipeline
 def test_cli_train_end_to_end(motion_dataset, tmp_path, capsys):
-    from fiftyone_videorec.cli import main
-    from fiftyone_videorec.model import load_trained
+    from fiftyone_videorec.cli.main import main
+    from fiftyone_videorec.network.model import load_trained
 
     assert main(["train", "--dataset", motion_dataset, "--out", str(tmp_path / "m"), "--preset", "tiny",
                  "--epochs", "1", "--batch-size", "2"]) == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fiftyone_videorec import config
-from fiftyone_videorec.cli import main
+from fiftyone_videorec.cli.main import main
 from fiftyone_videorec.data.ucf101 import UcfClip, choose_subset, parse_member_name
 from fiftyone_videorec.errors import VideorecError
 from tests.ucf_server import RangeServer, build_ucf_zip, free_port

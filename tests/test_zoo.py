@@ -14,7 +14,7 @@ from tests.ucf_server import RangeServer
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from fiftyone_videorec.model import build_model, save_trained
+    from fiftyone_videorec.network.model import build_model, save_trained
 
     root = tmp_path_factory.mktemp("zoo-served")
     classifier, _ = build_model("tiny", num_classes=3)

@@ -111,9 +111,9 @@ def download_model(model_name: str, model_path: str) -> None:
 
 
 def load_model(model_name: str, model_path: str, model_dir: str | None = None, **kwargs):
-    """Return the :class:`fiftyone_videorec.embedder.VideoEmbeddingModel` for the weights."""
-    from fiftyone_videorec.embedder import load_model as load_videorec_model
-    from fiftyone_videorec.model_folder import PRETRAINED
+    """Return the :class:`fiftyone_videorec.embedding.embedder.VideoEmbeddingModel` for the weights."""
+    from fiftyone_videorec.embedding.embedder import load_model as load_videorec_model
+    from fiftyone_videorec.embedding.model_folder import PRETRAINED
 
     if model_name.split(":")[0] == PRETRAINED_NAME and not model_dir:
         return load_videorec_model(PRETRAINED, **kwargs)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .frames import DecodeError, read_views
-from .progress import ProgressFn, report
-from .vectors import l2_normalize, mean_of_clips
+from .. import config
+from ..frames import DecodeError, read_views
+from ..progress import ProgressFn, report
+from ..vectors import l2_normalize, mean_of_clips
 
 logger = logging.getLogger(__name__)
 

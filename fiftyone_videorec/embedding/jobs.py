@@ -1,7 +1,7 @@
 """Embedding a large library on several machines: shards queued as FiftyOne delegated operations.
 
 ``queue_embedding_shards`` splits the samples still to embed into ``n`` disjoint slices
-(:func:`~fiftyone_videorec.embedder.shard_of`, stable per sample id) and queues one
+(:func:`~fiftyone_videorec.embedding.embedder.shard_of`, stable per sample id) and queues one
 ``compute_video_embeddings`` operation per slice that has work. Any number of
 ``fiftyone delegated launch`` workers sharing the database drain them: FiftyOne claims a queued
 operation atomically, so each shard runs once. Each shard embeds only what is still missing when
@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import config
+from .. import config
 from .embedder import samples_to_embed, shard_of
 from .model_folder import model_fingerprint
-from .errors import VideorecError
+from ..errors import VideorecError
 
 EMBED_OPERATOR = f"{config.PLUGIN_NAME}/compute_video_embeddings"
 PREDICT_OPERATOR = f"{config.PLUGIN_NAME}/predict_video_classes"

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import config
-from .errors import VideorecError
-from .progress import ProgressFn, report
+from .. import config
+from ..errors import VideorecError
+from ..progress import ProgressFn, report
 
 __all__ = ["SCORES", "CurationResult", "curate"]
 

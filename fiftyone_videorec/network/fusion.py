@@ -13,8 +13,8 @@ evidence for the grid and the fallback is in ``benchmarks/quality.md``.
 from __future__ import annotations
 
 
-from . import config
-from .errors import VideorecError
+from .. import config
+from ..errors import VideorecError
 
 AUTO = "auto"
 
@@ -41,7 +41,7 @@ def appearance_settings(preset_weight, weight=None) -> dict | None:
 
 
 def _precision_at_5(query, query_labels, gallery, gallery_labels) -> float:
-    from .evaluation import evaluate_vectors
+    from ..evaluation import evaluate_vectors
 
     return evaluate_vectors(query, query_labels, gallery, gallery_labels, k=(5,)).metrics["precision@5"]
 
@@ -55,7 +55,7 @@ def fit_weight(classifier, arrays: dict, paths: dict, preset, appearance: dict) 
     from .appearance_cache import AppearanceCache
     from .frame_cache import embed_cached
     from .model import embedder_of
-    from .vectors import fuse
+    from ..vectors import fuse
 
     splits = [name for name in ("train", "val", "test") if arrays[name][0]]
     cache = AppearanceCache(appearance["frames"], appearance["image_size"])

@@ -3,9 +3,9 @@ video, for curation (see ``predictions.py``, ``curation.py`` and ``imagenet_tags
 
 from __future__ import annotations
 
-from . import config
-from .cli_common import add_dataset_args, open_dataset, print_json, print_progress, print_skipped
-from .curation import SCORES, WHAT_IT_MEANS
+from .. import config
+from .common import add_dataset_args, open_dataset, print_json, print_progress, print_skipped
+from ..curation.scores import SCORES, WHAT_IT_MEANS
 
 
 def add_curation_commands(sub) -> None:
@@ -57,7 +57,7 @@ def add_curation_commands(sub) -> None:
 
 
 def _cmd_tag(args) -> int:
-    from .imagenet_tags import check_settings, tag_counts, tag_dataset
+    from ..curation.imagenet_tags import check_settings, tag_counts, tag_dataset
 
     check_settings(args.top, args.min_confidence)  # before the database is touched
     dataset = open_dataset(args.dataset)
@@ -77,9 +77,9 @@ def _cmd_tag(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from .embedder import load_model
-    from .embedding_jobs import PREDICT_OPERATOR, queue_embedding_shards
-    from .predictions import predict_dataset
+    from ..embedding.embedder import load_model
+    from ..embedding.jobs import PREDICT_OPERATOR, queue_embedding_shards
+    from ..embedding.predictions import predict_dataset
 
     model = load_model(args.model, clips=args.clips, batch_size=args.batch_size)  # a bad model fails first
     model.check_predicts()
@@ -116,7 +116,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_curate(args) -> int:
-    from .curation import curate
+    from ..curation.scores import curate
 
     asked = tuple(name for name in SCORES if getattr(args, name))
     result = curate(open_dataset(args.dataset), scores=asked or None, label_field=args.label_field,

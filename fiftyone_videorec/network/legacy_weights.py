@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import VideorecError
+from ..errors import VideorecError
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # what torch.save writes first in the legacy format
 PROTOCOL_VERSION = 1001

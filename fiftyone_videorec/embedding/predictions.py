@@ -4,7 +4,7 @@ The Brain's mistakenness and hardness read them (``curation.py``); the App shows
 them. Predicting is incremental and batched like embedding (the same decode-ahead pipeline,
 ``embedder.model_outputs``): each prediction is written with the model's fingerprint in
 ``<field>_fingerprint``, a re-run predicts only samples without a current one, and ``shard=(i, n)``
-predicts one of ``n`` disjoint slices (``embedding_jobs`` queues them for delegated workers).
+predicts one of ``n`` disjoint slices (``embedding.jobs`` queues them for delegated workers).
 A model with no classifier of the user's labels (the built-in ``pretrained``) says so in one line.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import config
-from .errors import VideorecError
-from .fields import prepare_label_field
-from .progress import ProgressFn, report
+from .. import config
+from ..errors import VideorecError
+from ..fields import prepare_label_field
+from ..progress import ProgressFn, report
 
 __all__ = ["PredictSummary", "predict_dataset"]
 
@@ -42,7 +42,7 @@ def predict_dataset(dataset_or_view, model, field: str = config.PREDICTION_FIELD
     ``config.EMBED_ERROR_FIELD`` and are tried again next time; ``force`` predicts every sample.
     """
     from .embedder import VideoEmbeddingModel, load_model, model_outputs, samples_to_embed
-    from .fields import fingerprint_field, record_model
+    from ..fields import fingerprint_field, record_model
 
     if isinstance(model, VideoEmbeddingModel):
         if clips is not None or batch_size is not None:

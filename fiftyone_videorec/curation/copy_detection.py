@@ -22,8 +22,8 @@ from typing import Iterator
 
 import numpy as np
 
-from . import config
-from .vectors import l2_normalize
+from .. import config
+from ..vectors import l2_normalize
 
 DECODE_SIZE = 256  # frames are letterboxed to this square before the bars are found
 DARK_LEVEL = 24  # a row or column never brighter than this in any frame of a chunk is a black bar
@@ -36,7 +36,7 @@ DESCRIPTOR_VERSION = 1  # bump when the recipe changes: stored descriptors are c
 def descriptor_fingerprint(image_size: int = config.DUPLICATE_IMAGE_SIZE,
                            rate: float = config.DUPLICATE_SAMPLES_PER_SECOND) -> str:
     """Return the id of the descriptor recipe (weights, layer, size, rate): a changed one computes again."""
-    from .backbone import backbone_fingerprint
+    from ..network.backbone import backbone_fingerprint
 
     key = f"{backbone_fingerprint()}|{FEATURE_LAYER}|{image_size}|{rate}|{DECODE_SIZE}|{DESCRIPTOR_VERSION}"
     return hashlib.sha1(key.encode()).hexdigest()[:16]
@@ -50,7 +50,7 @@ def sampled_frames(path, rate: float = config.DUPLICATE_SAMPLES_PER_SECOND) -> I
     """
     import cv2
 
-    from .frames import DecodeError, letterbox, probe
+    from ..frames import DecodeError, letterbox, probe
 
     _, fps = probe(path)  # a one-line DecodeError for a missing or unreadable file
     step = (fps or 25.0) / rate
@@ -110,7 +110,7 @@ class CopyDescriber:
         import cv2
 
         if self._network is None:
-            from .backbone import load_feature_map
+            from ..network.backbone import load_feature_map
 
             self._network = load_feature_map(self.image_size, FEATURE_LAYER)
         top, bottom, left, right = content_box(frames)
@@ -122,7 +122,7 @@ class CopyDescriber:
 
     def describe(self, path) -> np.ndarray:
         """Return the descriptors of the video at ``path``, one row per ``1 / rate`` seconds."""
-        from .frames import DecodeError
+        from ..frames import DecodeError
 
         rows, chunk = [], []
         for frame in sampled_frames(path, self.rate):

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .errors import VideorecError
-from .fields import record_model, recorded_model
-from .frames import SampledVideo
+from .. import config
+from ..errors import VideorecError
+from ..fields import record_model, recorded_model
+from ..frames import SampledVideo
 from .moment_vectors import embed_windows, sample_video
-from .progress import ProgressFn, report
-from .vectors import l2_normalize
+from ..progress import ProgressFn, report
+from ..vectors import l2_normalize
 
 INFO_KEY = "videorec_moments"  # dataset.info[key][field] = the settings the field's index was built with
 
@@ -100,7 +100,7 @@ def window_bounds(duration: float, window: float, stride: float) -> list[tuple[f
 def settings_key(model_dir, window: float, stride: float, clips: int) -> str:
     """Return what ``<field>_settings`` holds for videos indexed this way (a re-run skips those);
     a model retrained in the same folder has another fingerprint, so its videos are done again."""
-    from .model_folder import model_fingerprint
+    from ..embedding.model_folder import model_fingerprint
 
     return json.dumps({"model": str(Path(model_dir).resolve()), "weights": model_fingerprint(model_dir, clips=1),
                        "window": float(window), "stride": float(stride), "clips": int(clips)}, sort_keys=True)
@@ -133,7 +133,7 @@ def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WIND
     Videos already done with the same model folder and settings are skipped unless ``force``.
     The next video is decoded in a thread while the network embeds the current one.
     """
-    from .embedder import load_model
+    from ..embedding.embedder import load_model
 
     check_settings(window, stride, clips)
     dataset = dataset_or_view._dataset
@@ -255,7 +255,7 @@ def index_settings(dataset, field_name: str = config.MOMENTS_FIELD) -> dict:
 def query_windows(dataset, path, start: float | None = None, end: float | None = None,
                   field_name: str = config.MOMENTS_FIELD) -> np.ndarray:
     """Return the unit vectors of a query's windows (the index's model and settings), ``(windows, dim)``."""
-    from .embedder import shared_model
+    from ..embedding.embedder import shared_model
 
     settings = index_settings(dataset, field_name)
     model = shared_model(settings["model"], clips=1, batch_size=32)  # loaded once per process

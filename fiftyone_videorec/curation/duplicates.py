@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import config
-from .errors import VideorecError
-from .progress import ProgressFn, report
+from .. import config
+from ..errors import VideorecError
+from ..progress import ProgressFn, report
 
 __all__ = ["DuplicateGroup", "compute_copy_descriptors", "find_duplicates", "find_leaks", "mark_duplicates",
            "duplicates_view"]
@@ -75,7 +75,7 @@ def _prepare_field(dataset, field_name: str) -> None:
     """Add the descriptor field and its fingerprint field; refuse a field that holds something else."""
     import fiftyone as fo
 
-    from .fields import fingerprint_field
+    from ..fields import fingerprint_field
 
     schema = dataset.get_field_schema()
     kind = schema.get(field_name)
@@ -94,8 +94,8 @@ def compute_copy_descriptors(dataset_or_view, field: str = config.DUPLICATE_DESC
     Undecodable samples are named in the summary and left without descriptors (tried again next time).
     """
     from .copy_detection import CopyDescriber, descriptor_fingerprint
-    from .embedder import samples_to_embed
-    from .fields import fingerprint_field
+    from ..embedding.embedder import samples_to_embed
+    from ..fields import fingerprint_field
 
     dataset = dataset_or_view._dataset
     _prepare_field(dataset, field)

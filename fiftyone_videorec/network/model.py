@@ -97,11 +97,11 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from . import config
-from .errors import VideorecError
+from .. import config
+from ..errors import VideorecError
 from .layers import Conv2Plus1D, FrameDifference, ResidualBlock, ResizeVideo
 
-from .model_folder import METADATA_FILE, MODEL_FILE, SAMPLING  # noqa: F401 (one place for the file names)
+from ..embedding.model_folder import METADATA_FILE, MODEL_FILE, SAMPLING  # noqa: F401 (one place for the file names)
 
 
 @dataclass(frozen=True)

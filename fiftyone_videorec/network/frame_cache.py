@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .frames import DecodeError, clip_indices, clip_starts, probe, read_frames, step_for_rate
+from .. import config
+from ..frames import DecodeError, clip_indices, clip_starts, probe, read_frames, step_for_rate
 from .model import Preset
-from .progress import ProgressFn, report
-from .vectors import mean_of_clips
+from ..progress import ProgressFn, report
+from ..vectors import mean_of_clips
 
 logger = logging.getLogger(__name__)
 

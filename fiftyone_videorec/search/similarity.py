@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .embedder import shared_model
-from .errors import VideorecError
-from .fields import (MODEL_INFO_KEY, check_vector_field, fingerprint_field, index_field, index_info, record_model,
+from .. import config
+from ..embedding.embedder import shared_model
+from ..errors import VideorecError
+from ..fields import (MODEL_INFO_KEY, check_vector_field, fingerprint_field, index_field, index_info, record_model,
                      recorded_model, require_vector_field)
-from .progress import ProgressFn
-from .vectors import l2_normalize, top_k_cosine
+from ..progress import ProgressFn
+from ..vectors import l2_normalize, top_k_cosine
 
 __all__ = ["IndexChange", "IndexSummary", "Recommendation", "build_index", "recommend", "update_index",
            # the field bookkeeping, kept importable from here

@@ -1,7 +1,7 @@
 """The ``videorec`` command: one sub-command per library function, no pipeline logic of its own.
 
-Each section below belongs to one pipeline stage (the embeddings stage lives in ``cli_embeddings``,
-shared arguments in ``cli_common``). Handlers import the library lazily so that
+Each section below belongs to one pipeline stage (the embeddings stage lives in ``embeddings``,
+shared arguments in ``common``). Handlers import the library lazily so that
 ``videorec --help`` and bad flags answer instantly, without loading TensorFlow or FiftyOne.
 """
 
@@ -11,16 +11,16 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from . import config
-from .cli_common import add_dataset_args as _add_dataset_args
-from .cli_common import k_values as _k_values
-from .cli_common import open_dataset
-from .cli_common import stdout_for_json
-from .cli_curation import add_curation_commands as _add_curation_commands
-from .cli_duplicates import add_duplicates_commands as _add_duplicates_commands
-from .cli_embeddings import add_embedding_commands as _add_embedding_commands
-from .cli_moments import add_moments_commands as _add_moments_commands
-from .errors import VideorecError
+from .. import config
+from .common import add_dataset_args as _add_dataset_args
+from .common import k_values as _k_values
+from .common import open_dataset
+from .common import stdout_for_json
+from .curation import add_curation_commands as _add_curation_commands
+from .duplicates import add_duplicates_commands as _add_duplicates_commands
+from .embeddings import add_embedding_commands as _add_embedding_commands
+from .moments import add_moments_commands as _add_moments_commands
+from ..errors import VideorecError
 
 
 # --- doctor ---------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def _add_doctor_commands(sub) -> None:
 
 
 def _cmd_doctor(args) -> int:
-    from .doctor import run_doctor
+    from ..doctor import run_doctor
 
     return 0 if run_doctor() else 1
 
@@ -66,7 +66,7 @@ def _add_load_ucf101(load_sub) -> None:
 
 
 def _cmd_load_ucf101(args) -> int:
-    from .data.ucf101 import load_ucf101
+    from ..data.ucf101 import load_ucf101
 
     if args.classes is not None and args.num_classes is not None:
         raise VideorecError("give --classes or --num-classes, not both")
@@ -104,7 +104,7 @@ def _add_load_dir(load_sub) -> None:
 
 
 def _cmd_load_dir(args) -> int:
-    from .data.folder import load_folder
+    from ..data.folder import load_folder
 
     dataset, summary = load_folder(args.path, args.dataset, overwrite=args.overwrite)
     print(summary.table())
@@ -129,7 +129,7 @@ def _add_load_synthetic(load_sub) -> None:
 
 
 def _cmd_load_synthetic(args) -> int:
-    from .data.synthetic import check_options, load_synthetic
+    from ..data.synthetic import check_options, load_synthetic
 
     check_options(args.num_classes, args.per_class, args.split, args.frames, args.size)
     dataset = load_synthetic(args.dataset, root=args.root, num_classes=args.num_classes, per_class=args.per_class,
@@ -141,7 +141,7 @@ def _cmd_load_synthetic(args) -> int:
 
 # --- train -------------------------------------------------------------------------
 def _add_train_commands(sub) -> None:
-    from . import config
+    from .. import config
 
     p = sub.add_parser("train", help="train the (2+1)D ResNet on a dataset's train/val/test tags")
     _add_dataset_args(p)
@@ -165,7 +165,7 @@ def _add_train_commands(sub) -> None:
 
 
 def _cmd_train(args) -> int:
-    from .training import train
+    from ..network.training import train
 
     result = train(args.dataset, args.out, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
                    resume=args.resume, seed=args.seed, train_tag=args.train_tag, val_tag=args.val_tag,
@@ -210,7 +210,7 @@ def _add_demo_commands(sub) -> None:
 
 
 def _cmd_report(args) -> int:
-    from .report import write_report
+    from ..report import write_report
 
     page = write_report(args.dataset, args.brain_key, out_dir=args.out, model_dir=args.model, k=args.k)
     print(f"report written: {page}")
@@ -220,7 +220,7 @@ def _cmd_report(args) -> int:
 def _cmd_demo(args) -> int:
     import time
 
-    from .demo import run_demo
+    from ..demo import run_demo
 
     start = time.perf_counter()
     load_options = {key: value for key, value in (("num_classes", args.num_classes), ("per_class", args.per_class),
@@ -231,7 +231,7 @@ def _cmd_demo(args) -> int:
           f"model {result.model_dir}")
     print(f"report: {result.report_path}")
     if args.app:
-        from .runtime import connect_database
+        from ..runtime import connect_database
 
         fo = connect_database()
         session = fo.launch_app(fo.load_dataset(result.dataset_name))
@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``videorec`` and return its exit status (2 for bad input, 1 for failed checks)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with usage on an unknown command or flag
-    from .runtime import configure_fiftyone_env, import_tensorflow_quietly, quiet_tensorflow
+    from ..runtime import configure_fiftyone_env, import_tensorflow_quietly, quiet_tensorflow
 
     quiet_tensorflow(verbose=args.verbose)
     configure_fiftyone_env()

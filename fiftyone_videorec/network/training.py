@@ -19,13 +19,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import config
-from .errors import VideorecError
+from .. import config
+from ..errors import VideorecError
 from .frame_cache import FrameCache, center_window, embed_cached
 from .fusion import appearance_settings, fit_weight
 from .input_pipeline import clip_dataset
 from .model import Preset, build_model, get_preset, save_trained
-from .progress import ProgressFn, report, scaled
+from ..progress import ProgressFn, report, scaled
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     one chosen on the validation clips (``"auto"``, see :mod:`fusion`); 0: the trained network
     alone. It changes embedding, not training.
     """
-    from .runtime import dataset_name_of, open_dataset
+    from ..runtime import dataset_name_of, open_dataset
 
     p = get_preset(preset)
     if time_limit is not None and not time_limit > 0:
@@ -291,7 +291,7 @@ def evaluate_and_plot(classifier, arrays: dict, preset: Preset, class_names: lis
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-    from .evaluation import evaluate_vectors
+    from ..evaluation import evaluate_vectors
     from .model import embedder_of
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import config
-from .cli_common import open_dataset as _open_dataset
-from .cli_common import print_json, print_skipped
-from .errors import VideorecError
+from .. import config
+from .common import open_dataset as _open_dataset
+from .common import print_json, print_skipped
+from ..errors import VideorecError
 
 
 def add_moments_commands(sub) -> None:
@@ -40,7 +40,7 @@ def add_moments_commands(sub) -> None:
 
 
 def _cmd_moments_index(args) -> int:
-    from .moments import check_settings, index_moments
+    from ..search.moments import check_settings, index_moments
 
     check_settings(args.window, args.stride, args.clips)  # before the database or the model is touched
     summary = index_moments(_open_dataset(args.dataset), args.model, window=args.window, stride=args.stride,
@@ -54,7 +54,7 @@ def _cmd_moments_index(args) -> int:
 def _cmd_moments_search(args) -> int:
     from pathlib import Path
 
-    from .moments import find_moments
+    from ..search.moments import find_moments
 
     if args.video is not None and not Path(args.video).is_file():
         raise VideorecError(f"no video file at {args.video}")

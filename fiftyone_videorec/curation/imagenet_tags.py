@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .errors import VideorecError
-from .fields import prepare_label_field
-from .progress import ProgressFn, report
-from .vectors import softmax
+from .. import config
+from ..errors import VideorecError
+from ..fields import prepare_label_field
+from ..progress import ProgressFn, report
+from ..vectors import softmax
 
 __all__ = ["TagSummary", "class_names", "frame_probabilities", "tag_counts", "tag_dataset", "top_classes"]
 
@@ -86,7 +86,7 @@ def check_settings(top: int, min_confidence: float) -> None:
 def tags_fingerprint(top: int, min_confidence: float, frames: int = config.TAG_FRAMES,
                      size: int = config.TAG_SIZE) -> str:
     """Return the id of what a sample's tags were made with (weights and settings)."""
-    from .backbone import backbone_fingerprint
+    from ..network.backbone import backbone_fingerprint
 
     key = f"{backbone_fingerprint()}|{frames}|{size}|{top}|{min_confidence}"
     return hashlib.sha1(key.encode()).hexdigest()[:16]
@@ -101,10 +101,10 @@ def tag_dataset(dataset_or_view, field: str = config.IMAGENET_FIELD, top: int = 
     """
     import fiftyone as fo
 
-    from .backbone import load_backbone
-    from .embedder import samples_to_embed
-    from .fields import fingerprint_field
-    from .frames import read_views
+    from ..network.backbone import load_backbone
+    from ..embedding.embedder import samples_to_embed
+    from ..fields import fingerprint_field
+    from ..frames import read_views
 
     check_settings(top, min_confidence)
     dataset = dataset_or_view._dataset

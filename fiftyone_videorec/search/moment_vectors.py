@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frames import SampledVideo, clip_starts, frame_positions, read_sampled
-from .vectors import mean_of_clips
+from ..frames import SampledVideo, clip_starts, frame_positions, read_sampled
+from ..vectors import mean_of_clips
 
 EMBED_CHUNK = 64  # clips per network call when embedding one video's windows
 

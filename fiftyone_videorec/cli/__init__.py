@@ -1,0 +1,5 @@
+"""The ``videorec`` command line: one module per group of sub-commands, no logic of its own."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Finding similar videos and moments: the Brain index, recommendations, moment search."""
