@@ -225,6 +225,34 @@ def _trajectory(label: str, rng: np.random.Generator, n: int, w: int, h: int, d:
     return np.broadcast_to(x, (n,)), np.broadcast_to(y, (n,)), np.broadcast_to(ang, (n,)), zoom, (cx, cy), pivot
 
 
+def _distractors(rng: np.random.Generator, n: int, w: int, h: int, ww: int, wh: int) -> list:
+    """0-4 other sprites, each with ``n`` world positions ``(x, y, angle)``: a random walk bouncing off the edges."""
+    distractors = []
+    for _ in range(int(rng.integers(0, 5))):
+        sp = _sprite(str(rng.choice(KINDS)), rng, max(3, int(rng.uniform(0.08, 0.28) * min(w, h))),
+                     rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32))
+        pos, vel, sigma = rng.uniform((0, 0), (ww, wh)), rng.normal(0, 0.5, 2), rng.uniform(0.1, 0.6)
+        path, a, spin = [], rng.uniform(0, 360), rng.normal(0, 2)
+        for f in range(n):  # random walk of the velocity, bouncing off the world's edges
+            vel = 0.9 * vel + rng.normal(0, sigma, 2)
+            pos = pos + vel
+            vel = np.where((pos < 0) | (pos > (ww, wh)), -vel, vel)
+            pos = np.clip(pos, 0, (ww, wh))
+            path.append((pos[0], pos[1], a + spin * f))
+        distractors.append((sp, path))
+    return distractors
+
+
+def _camera_shake(rng: np.random.Generator, label: str, n: int, w: int, h: int) -> np.ndarray:
+    """``(n, 2)`` pixel offsets of a hand-held camera (strong for the translations, sometimes none)."""
+    shake_amp = max(0.4, min(w, h) / 120) * (rng.uniform(1.0, 3.0) if label.startswith("translate") else (
+        rng.uniform(0.3, 1.0) if rng.random() < 0.3 and not label.startswith("zoom") else 0.0))
+    shake = rng.normal(0, shake_amp, (n, 2))
+    for f in range(1, n):  # AR(1): a jittery, slightly correlated hand-held camera
+        shake[f] += 0.5 * shake[f - 1]
+    return shake
+
+
 def render_clip(label: str, rng: np.random.Generator, frames: int = DEFAULT_FRAMES, width: int = DEFAULT_WIDTH,
                 height: int = DEFAULT_HEIGHT, backgrounds: Optional[Sequence[np.ndarray]] = None, *,
                 with_mask: bool = False) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -247,24 +275,8 @@ def render_clip(label: str, rng: np.random.Generator, frames: int = DEFAULT_FRAM
     lum = float(bg[ya:max(yb, ya + 1), xa:max(xb, xa + 1)].mean())  # where the object will go
     fill, edge = _contrasting(rng, lum)
     main = _sprite(str(rng.choice(KINDS)), rng, max(4, int(round(d))), fill, edge)
-    distractors = []
-    for _ in range(int(rng.integers(0, 5))):
-        sp = _sprite(str(rng.choice(KINDS)), rng, max(3, int(rng.uniform(0.08, 0.28) * min(w, h))),
-                     rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32))
-        pos, vel, sigma = rng.uniform((0, 0), (ww, wh)), rng.normal(0, 0.5, 2), rng.uniform(0.1, 0.6)
-        path, a, spin = [], rng.uniform(0, 360), rng.normal(0, 2)
-        for f in range(n):  # random walk of the velocity, bouncing off the world's edges
-            vel = 0.9 * vel + rng.normal(0, sigma, 2)
-            pos = pos + vel
-            vel = np.where((pos < 0) | (pos > (ww, wh)), -vel, vel)
-            pos = np.clip(pos, 0, (ww, wh))
-            path.append((pos[0], pos[1], a + spin * f))
-        distractors.append((sp, path))
-    shake_amp = max(0.4, min(w, h) / 120) * (rng.uniform(1.0, 3.0) if label.startswith("translate") else (
-        rng.uniform(0.3, 1.0) if rng.random() < 0.3 and not label.startswith("zoom") else 0.0))
-    shake = rng.normal(0, shake_amp, (n, 2))
-    for f in range(1, n):  # AR(1): a jittery, slightly correlated hand-held camera
-        shake[f] += 0.5 * shake[f - 1]
+    distractors = _distractors(rng, n, w, h, ww, wh)
+    shake = _camera_shake(rng, label, n, w, h)
     zpt = np.array(zc) + rng.normal(0, 0.05, 2) * (w, h)
     gain, bias, noise = rng.uniform(0.65, 1.3), rng.uniform(-25, 25), rng.uniform(0, 10)
     string = pivot is not None and rng.random() < 0.5

@@ -133,30 +133,14 @@ def _contrasting(rng, bg_mean: np.ndarray) -> tuple:
     return tuple(int(v) for v in col)
 
 
-def render_clip(label: str, rng: np.random.Generator, frames: int = DEFAULT_FRAMES,
-                size: int = DEFAULT_SIZE) -> np.ndarray:
-    """``(frames, size, size, 3)`` uint8 BGR frames of one clip of motion ``label``."""
-    import cv2
-
-    if label not in MOTIONS:
-        raise VideorecError(f"unknown motion {label!r}; expected one of {', '.join(MOTIONS)}")
-    bg = _background(rng, size)
-    color = _contrasting(rng, bg.reshape(-1, 3).mean(0))
-    mark = tuple(255 - c for c in color)
-    pts = _shape_points(SHAPES[int(rng.integers(len(SHAPES)))])
-    radius = rng.uniform(0.14, 0.24) * size
-    angle0 = rng.uniform(0, 2 * math.pi)
-    center0 = rng.uniform(0.3, 0.7, 2) * size
-    noise = rng.uniform(0, 8)
-    t = np.arange(frames, dtype=np.float64)
-    # Every kind's parameters come from the same distributions as its time-reversed partner's.
-    lin_speed = rng.uniform(0.8, 2.0) * size / 112  # pixels per frame, wraps around the edges
-    ang_speed = rng.uniform(0.035, 0.09)  # radians per frame
+def _trajectory(kind: str, rng: np.random.Generator, t: np.ndarray, size: int, center0: np.ndarray, angle0: float,
+                radius: float, lin_speed: float, ang_speed: float) -> tuple:
+    """``(cx, cy, angle, radius)`` per frame (arrays of ``len(t)``) of the shape moving as ``kind`` says."""
+    frames = len(t)
     cx = np.full(frames, center0[0])
     cy = np.full(frames, center0[1])
     ang = np.full(frames, angle0)
     rad = np.full(frames, radius)
-    kind = label
     if kind in ("move_right", "move_left", "move_up", "move_down"):
         step = lin_speed * (1 if kind in ("move_right", "move_down") else -1)
         if kind in ("move_right", "move_left"):
@@ -180,23 +164,52 @@ def render_clip(label: str, rng: np.random.Generator, frames: int = DEFAULT_FRAM
         phi = rng.uniform(0, 2 * math.pi) + ang_speed * 1.2 * t * (1 if kind == "orbit_cw" else -1)
         cx, cy = oc[0] + orbit_r * np.cos(phi), oc[1] + orbit_r * np.sin(phi)
         rad = np.full(frames, radius * 0.8)
+    return cx, cy, ang, rad
+
+
+def _draw_wrapped(img: np.ndarray, pts: np.ndarray, angle: float, radius: float, center, color, mark) -> None:
+    """Draw the shape (and its direction mark) into ``img`` in place, wrapped around the edges."""
+    import cv2
+
+    size = img.shape[0]
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    shape = pts @ rot.T * radius
+    for ox in (-size, 0, size):  # wrap-around drawing, so linear motion never stops
+        for oy in (-size, 0, size):
+            c = np.array([center[0] % size + ox, center[1] % size + oy])
+            poly = shape + c
+            if poly[:, 0].max() < 0 or poly[:, 0].min() > size or poly[:, 1].max() < 0 or poly[:, 1].min() > size:
+                continue
+            cv2.fillPoly(img, [(poly * 16).round().astype(np.int32)], color, lineType=cv2.LINE_AA, shift=4)
+            tip = (poly[0] * 0.6 + c * 0.4)
+            cv2.line(img, tuple(int(v) for v in (c * 16).round()), tuple(int(v) for v in (tip * 16).round()),
+                     mark, max(1, int(size / 56)), lineType=cv2.LINE_AA, shift=4)
+
+
+def render_clip(label: str, rng: np.random.Generator, frames: int = DEFAULT_FRAMES,
+                size: int = DEFAULT_SIZE) -> np.ndarray:
+    """``(frames, size, size, 3)`` uint8 BGR frames of one clip of motion ``label``."""
+    if label not in MOTIONS:
+        raise VideorecError(f"unknown motion {label!r}; expected one of {', '.join(MOTIONS)}")
+    bg = _background(rng, size)
+    color = _contrasting(rng, bg.reshape(-1, 3).mean(0))
+    mark = tuple(255 - c for c in color)
+    pts = _shape_points(SHAPES[int(rng.integers(len(SHAPES)))])
+    radius = rng.uniform(0.14, 0.24) * size
+    angle0 = rng.uniform(0, 2 * math.pi)
+    center0 = rng.uniform(0.3, 0.7, 2) * size
+    noise = rng.uniform(0, 8)
+    t = np.arange(frames, dtype=np.float64)
+    # Every kind's parameters come from the same distributions as its time-reversed partner's.
+    lin_speed = rng.uniform(0.8, 2.0) * size / 112  # pixels per frame, wraps around the edges
+    ang_speed = rng.uniform(0.035, 0.09)  # radians per frame
+    cx, cy, ang, rad = _trajectory(label, rng, t, size, center0, angle0, radius, lin_speed, ang_speed)
     out = np.empty((frames, size, size, 3), dtype=np.uint8)
     noise_rng = np.random.default_rng(int(rng.integers(2**32)))
     pool = noise_rng.normal(0, noise, (6, size, size, 3)).astype(np.int16) if noise > 0.5 else None
     for f in range(frames):
         img = bg.copy()
-        rot = np.array([[math.cos(ang[f]), -math.sin(ang[f])], [math.sin(ang[f]), math.cos(ang[f])]])
-        shape = pts @ rot.T * rad[f]
-        for ox in (-size, 0, size):  # wrap-around drawing, so linear motion never stops
-            for oy in (-size, 0, size):
-                c = np.array([cx[f] % size + ox, cy[f] % size + oy])
-                poly = shape + c
-                if poly[:, 0].max() < 0 or poly[:, 0].min() > size or poly[:, 1].max() < 0 or poly[:, 1].min() > size:
-                    continue
-                cv2.fillPoly(img, [(poly * 16).round().astype(np.int32)], color, lineType=cv2.LINE_AA, shift=4)
-                tip = (poly[0] * 0.6 + c * 0.4)
-                cv2.line(img, tuple(int(v) for v in (c * 16).round()), tuple(int(v) for v in (tip * 16).round()),
-                         mark, max(1, int(size / 56)), lineType=cv2.LINE_AA, shift=4)
+        _draw_wrapped(img, pts, ang[f], rad[f], (cx[f], cy[f]), color, mark)
         if pool is not None:  # fresh-looking noise each frame, cheaply
             img = np.clip(img.astype(np.int16) + pool[int(noise_rng.integers(len(pool)))], 0, 255).astype(np.uint8)
         out[f] = img
