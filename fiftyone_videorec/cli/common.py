@@ -27,6 +27,33 @@ def add_dataset_args(parser: argparse.ArgumentParser, required: bool = True, def
     parser.add_argument("--dataset", required=required, default=default, help="FiftyOne dataset name")
 
 
+def add_model_run_args(parser: argparse.ArgumentParser, verb: str, doing: str, done: str) -> None:
+    """Add the options ``embed`` and ``predict`` share: batch size, clips, ``--force`` and delegated shards.
+
+    ``verb``/``doing`` name the work ("embed"/"embedding"), ``done`` what a finished sample has ("a vector").
+    """
+    parser.add_argument("--batch-size", type=int, metavar="N")
+    parser.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
+    parser.add_argument("--force", action="store_true",
+                        help=f"{verb} every sample, also those that have {done} from this model and settings")
+    parser.add_argument("--shards", type=int, metavar="N",
+                        help="queue N delegated jobs over disjoint slices of what is left, for 'fiftyone delegated "
+                             f"launch' workers sharing this database (instead of {doing} here)")
+    parser.add_argument("--stale-after", type=float, default=600.0, metavar="SECONDS",
+                        help="with --shards: a running shard silent this long is taken as dead and queued again")
+
+
+def print_shard_plans(plans: list, already: int, dataset_name: str, verb: str, past: str) -> None:
+    """Print what ``--shards`` queued: one line per shard and how to start the workers."""
+    print(f"{already} already {past}, {sum(plan.to_embed for plan in plans)} to {verb} in {len(plans)} shards")
+    for plan in plans:
+        job = f" (job {plan.operation_id})" if plan.operation_id else ""
+        print(f"shard {plan.shard + 1}/{len(plans)}: {plan.to_embed} clips, {plan.note}{job}")
+    if any(plan.note == "queued" for plan in plans):
+        print(f"run 'fiftyone delegated launch' on each worker machine; 'videorec jobs --dataset {dataset_name}' "
+              "shows progress")
+
+
 def open_dataset(name: str):
     """Return the FiftyOne dataset ``name`` (one-line error if there is none)."""
     from ..runtime import open_dataset as _open

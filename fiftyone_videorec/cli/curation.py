@@ -1,10 +1,11 @@
 """``videorec predict``, ``videorec curate`` and ``videorec tag``: what the models say about each
-video, for curation (see ``predictions.py``, ``curation.py`` and ``imagenet_tags.py``)."""
+video, for curation (see ``embedding/predictions.py``, ``curation/scores.py`` and ``curation/imagenet_tags.py``)."""
 
 from __future__ import annotations
 
 from .. import config
-from .common import add_dataset_args, open_dataset, print_json, print_progress, print_skipped
+from .common import (add_dataset_args, add_model_run_args, open_dataset, print_json, print_progress,
+                     print_shard_plans, print_skipped)
 from ..curation.scores import SCORES, WHAT_IT_MEANS
 
 
@@ -15,15 +16,7 @@ def add_curation_commands(sub) -> None:
     p.add_argument("--model", required=True, metavar="DIR", help="trained model folder ('videorec train')")
     p.add_argument("--field", default=config.PREDICTION_FIELD, metavar="FIELD",
                    help="Classification field to write (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
-    p.add_argument("--force", action="store_true",
-                   help="predict every sample, also those with a prediction from this model and settings")
-    p.add_argument("--shards", type=int, metavar="N",
-                   help="queue N delegated jobs over disjoint slices of what is left, for "
-                        "'fiftyone delegated launch' workers sharing this database (instead of predicting here)")
-    p.add_argument("--stale-after", type=float, default=600.0, metavar="SECONDS",
-                   help="with --shards: a running shard silent this long is taken as dead and queued again")
+    add_model_run_args(p, "predict", "predicting", "a prediction")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object {predicted, already, failed, counts} and nothing else")
     p.set_defaults(handler=_cmd_predict, uses_tensorflow=True)
@@ -88,17 +81,10 @@ def _cmd_predict(args) -> int:
         plans, already = queue_embedding_shards(dataset, args.model, args.shards, field=args.field, clips=args.clips,
                                                 batch_size=args.batch_size, force=args.force,
                                                 stale_after_s=args.stale_after, operator=PREDICT_OPERATOR)
-        queued = [plan for plan in plans if plan.note == "queued"]
         if args.json:
             print_json(args, {"already": already, "shards": [vars(plan) for plan in plans]})
-            return 0
-        print(f"{already} already predicted, {sum(plan.to_embed for plan in plans)} to predict in {args.shards} shards")
-        for plan in plans:
-            job = f" (job {plan.operation_id})" if plan.operation_id else ""
-            print(f"shard {plan.shard + 1}/{args.shards}: {plan.to_embed} clips, {plan.note}{job}")
-        if queued:
-            print(f"run 'fiftyone delegated launch' on each worker machine; 'videorec jobs --dataset {args.dataset}' "
-                  "shows progress")
+        else:
+            print_shard_plans(plans, already, args.dataset, "predict", "predicted")
         return 0
     summary = predict_dataset(dataset, model, field=args.field, force=args.force, progress=print_progress())
     print_skipped(summary.failed)

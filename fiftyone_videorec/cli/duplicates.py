@@ -1,4 +1,4 @@
-"""``videorec duplicates`` and ``videorec leaks``: copies of the same footage (see ``duplicates.py``)."""
+"""``videorec duplicates`` and ``videorec leaks``: copies of the same footage (see ``curation/duplicates.py``)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import config
-from .common import add_dataset_args, k_values, open_dataset, print_json, print_progress, print_skipped
+from .common import (add_dataset_args, add_model_run_args, k_values, open_dataset, print_json, print_progress,
+                     print_shard_plans, print_skipped)
 
 
 def add_embedding_commands(sub) -> None:
@@ -13,15 +14,7 @@ def add_embedding_commands(sub) -> None:
     p.add_argument("--model", required=True, metavar="DIR|pretrained",
                    help="trained model folder, or 'pretrained' (ImageNet features, no training needed)")
     p.add_argument("--field", default=config.EMBEDDINGS_FIELD, metavar="FIELD")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--clips", type=int, metavar="N", help="clips averaged per video")
-    p.add_argument("--force", action="store_true",
-                   help="embed every sample, also those that have a vector from this model and settings")
-    p.add_argument("--shards", type=int, metavar="N",
-                   help="queue N delegated jobs over disjoint slices of what is left, for "
-                        "'fiftyone delegated launch' workers sharing this database (instead of embedding here)")
-    p.add_argument("--stale-after", type=float, default=600.0, metavar="SECONDS",
-                   help="with --shards: a running shard silent this long is taken as dead and queued again")
+    add_model_run_args(p, "embed", "embedding", "a vector")
     p.set_defaults(handler=_cmd_embed, uses_tensorflow=True)
     p = sub.add_parser("jobs", help="list this dataset's videorec delegated jobs (queued, running, done)")
     add_dataset_args(p)
@@ -89,13 +82,7 @@ def _queue_shards(args) -> int:
     plans, already = queue_embedding_shards(open_dataset(args.dataset), args.model, args.shards, field=args.field,
                                             clips=args.clips, batch_size=args.batch_size, force=args.force,
                                             stale_after_s=args.stale_after)
-    print(f"{already} already embedded, {sum(plan.to_embed for plan in plans)} to embed in {args.shards} shards")
-    for plan in plans:
-        job = f" (job {plan.operation_id})" if plan.operation_id else ""
-        print(f"shard {plan.shard + 1}/{args.shards}: {plan.to_embed} clips, {plan.note}{job}")
-    if any(plan.note == "queued" for plan in plans):
-        print("run 'fiftyone delegated launch' on each worker machine; 'videorec jobs --dataset "
-              f"{args.dataset}' shows progress")
+    print_shard_plans(plans, already, args.dataset, "embed", "embedded")
     return 0
 
 

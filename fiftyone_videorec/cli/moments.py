@@ -1,4 +1,4 @@
-"""``videorec moments``: index the moments of long videos and search them (see ``moments.py``)."""
+"""``videorec moments``: index the moments of long videos and search them (see ``search/moments.py``)."""
 
 from __future__ import annotations
 
