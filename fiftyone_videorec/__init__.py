@@ -25,7 +25,7 @@ _PUBLIC = {
     "read_clip": "frames:read_clip",
     # embeddings, similarity, evaluation
     "load_model": "embedding.embedder:load_model",
-    "embed_dataset": "embedding.embedder:embed_dataset",
+    "embed_dataset": "embedding.run:embed_dataset",
     "build_index": "search.similarity:build_index",
     "recommend": "search.similarity:recommend",
     "index_moments": "search.moments:index_moments",

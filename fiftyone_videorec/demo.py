@@ -131,9 +131,9 @@ def _precision_line(metrics: dict) -> str:
 
 def _pretrained(dataset, fresh: bool) -> str:
     """Embed with the built-in ImageNet model and score test clips against train clips, before any training."""
-    from .embedding.embedder import embed_dataset
-    from .evaluation import evaluate_field
     from .embedding.model_folder import PRETRAINED
+    from .embedding.run import embed_dataset
+    from .evaluation import evaluate_field
 
     embed_dataset(dataset, PRETRAINED, field=config.PRETRAINED_FIELD, force=fresh)
     metrics = evaluate_field(dataset, config.PRETRAINED_FIELD).metrics
@@ -143,7 +143,9 @@ def _pretrained(dataset, fresh: bool) -> str:
 def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: bool) -> str:
     import json
 
-    metadata_path = model_dir / "metadata.json"
+    from .embedding.model_folder import METADATA_FILE
+
+    metadata_path = model_dir / METADATA_FILE
     if metadata_path.exists() and not fresh:
         metadata = json.loads(metadata_path.read_text())
         if metadata.get("dataset") == dataset.name:
@@ -159,7 +161,7 @@ def _train(dataset, model_dir: Path, preset: str, epochs: int | None, fresh: boo
 
 def _embed(dataset, model_dir: Path, fresh: bool) -> tuple[str, int]:
     """Embed the clips that lack a vector from this model; return (line, number embedded)."""
-    from .embedding.embedder import embed_dataset
+    from .embedding.run import embed_dataset
 
     field_name = config.EMBEDDINGS_FIELD
     summary = embed_dataset(dataset, model_dir, field=field_name, force=fresh)

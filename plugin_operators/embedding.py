@@ -44,7 +44,7 @@ class ComputeVideoEmbeddings(foo.Operator):
         return types.Property(inputs, view=types.View(label="Compute video embeddings"))
 
     def execute(self, ctx):
-        from fiftyone_videorec.embedding.embedder import embed_dataset
+        from fiftyone_videorec.embedding.run import embed_dataset
         from fiftyone_videorec.embedding.jobs import queue_embedding_shards
 
         p = ctx.params

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fiftyone_videorec.checksums import file_sha256
 from fiftyone_videorec.network import backbone
 from fiftyone_videorec.network.legacy_weights import MAGIC_NUMBER, PROTOCOL_VERSION, LegacyFormatError, read_state_dict
 
@@ -140,9 +141,9 @@ def test_conversion_is_cached_by_the_source_sha_and_a_truncated_cache_is_redone(
     monkeypatch.setenv("VIDEOREC_HOME", str(tmp_path))
     said = []
     backbone.load_backbone(64, progress=said.append)
-    weights, record = backbone.cache_paths(backbone.sha256_file(backbone.source_file()))
+    weights, record = backbone.cache_paths(file_sha256(backbone.source_file()).hexdigest())
     assert len(said) == 1 and "converting" in said[0] and weights.is_file()
-    assert json.loads(record.read_text())["sha256"] == backbone.sha256_file(weights)
+    assert json.loads(record.read_text())["sha256"] == file_sha256(weights).hexdigest()
     backbone.load_backbone(64, progress=said.append)
     assert len(said) == 1  # the second load read the cache
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a killed copy, say

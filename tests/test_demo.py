@@ -64,7 +64,7 @@ def test_demo_ucf101_path_end_to_end_on_a_loopback_zip(tmp_path, artifacts_dir):
 
 def test_report_opens_in_chromium_without_errors(tmp_path, synthetic_dataset, tiny_model_dir, artifacts_dir):
     """The report of a tiny trained model renders in headless Chromium with every image loaded."""
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
     from fiftyone_videorec.report import write_report
     from fiftyone_videorec.search.similarity import build_index
 

@@ -52,7 +52,8 @@ def clip_dataset(clip_folder):
 
 
 def test_compute_embeddings_fills_every_sample_and_matches_embed(clip_dataset, model_dir):
-    from fiftyone_videorec.embedding.embedder import embed_dataset, load_model
+    from fiftyone_videorec.embedding.embedder import load_model
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     model = load_model(model_dir)
     clip_dataset.compute_embeddings(model, embeddings_field="sdk")
@@ -84,7 +85,8 @@ def test_clip_averaging_is_normalised_mean(clip_folder, model_dir):
 def test_failures_recorded_and_bad_inputs(clip_dataset, clip_folder, model_dir, tmp_path):
     import fiftyone as fo
 
-    from fiftyone_videorec.embedding.embedder import embed_dataset, load_model
+    from fiftyone_videorec.embedding.embedder import load_model
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")
@@ -137,7 +139,7 @@ def test_many_samples_across_write_batches_with_failures_in_between(clip_folder,
     embedded exactly once and every broken one has its reason, nothing lost at batch edges."""
     import fiftyone as fo
 
-    from fiftyone_videorec.embedding.embedder import WRITE_BATCH, embed_dataset
+    from fiftyone_videorec.embedding.run import WRITE_BATCH, embed_dataset
 
     good = sorted(p for p in clip_folder.iterdir() if p.suffix in (".avi", ".mp4"))[:2]
     broken = tmp_path / "broken.mp4"
@@ -158,7 +160,7 @@ def test_decoding_runs_a_bounded_distance_ahead():
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from fiftyone_videorec.embedding.embedder import _prefetch
+    from fiftyone_videorec.embedding.run import _prefetch
 
     started, lock = [], threading.Lock()
 
@@ -183,7 +185,8 @@ def test_ten_file_queries_load_the_model_once_without_retracing(clip_dataset, cl
     import shutil
 
     from fiftyone_videorec.network import model as model_module
-    from fiftyone_videorec.embedding.embedder import embed_dataset, shared_model
+    from fiftyone_videorec.embedding.embedder import shared_model
+    from fiftyone_videorec.embedding.run import embed_dataset
     from fiftyone_videorec.search.similarity import build_index, recommend
 
     embed_dataset(clip_dataset, model_dir)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from fiftyone_videorec.cli.main import main
-from fiftyone_videorec.embedding.embedder import embed_dataset
+from fiftyone_videorec.embedding.run import embed_dataset
 from fiftyone_videorec.embedding.model_folder import model_fingerprint
 from fiftyone_videorec.fields import fingerprint_field
 
@@ -128,6 +128,16 @@ def _operations(dataset_name: str):
     from fiftyone_videorec.embedding.jobs import EMBED_OPERATOR
 
     return DelegatedOperationService().list_operations(operator=EMBED_OPERATOR, dataset_name=dataset_name)
+
+
+def test_the_plugin_defines_an_operator_for_each_queued_job():
+    """Queued shards name plugin operators by URI: each must exist, or workers would fail every shard."""
+    from fiftyone.operators.registry import operator_exists
+
+    from fiftyone_videorec.embedding.jobs import SHARD_OPERATORS
+
+    for uri in SHARD_OPERATORS:
+        assert operator_exists(uri), f"the plugin defines no operator {uri}"
 
 
 def _jobs(dataset_name: str, capsys) -> list[dict]:

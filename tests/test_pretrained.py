@@ -65,7 +65,8 @@ def test_pretrained_recommends_with_no_labels_through_the_cli(unlabelled_folder,
 def test_a_loaded_model_is_reused_and_its_vectors_match_compute_embeddings(unlabelled_folder):
     import fiftyone as fo
 
-    from fiftyone_videorec.embedding.embedder import embed_dataset, load_model
+    from fiftyone_videorec.embedding.embedder import load_model
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     dataset = fo.Dataset("videorec-test-pretrained-reuse", overwrite=True)
     dataset.add_samples([fo.Sample(filepath=str(p)) for p in sorted(unlabelled_folder.glob("*.mp4"))[:4]])

@@ -1,12 +1,17 @@
 """Embedding a large library on several machines: shards queued as FiftyOne delegated operations.
 
 ``queue_embedding_shards`` splits the samples still to embed into ``n`` disjoint slices
-(:func:`~fiftyone_videorec.embedding.embedder.shard_of`, stable per sample id) and queues one
-``compute_video_embeddings`` operation per slice that has work. Any number of
-``fiftyone delegated launch`` workers sharing the database drain them: FiftyOne claims a queued
-operation atomically, so each shard runs once. Each shard embeds only what is still missing when
-it starts, so running the same command again after a worker died queues only what is left.
-The model folder must be readable at the same path on every worker.
+(:func:`~fiftyone_videorec.embedding.run.shard_of`, stable per sample id) and queues one
+operation per slice that has work. Any number of ``fiftyone delegated launch`` workers sharing
+the database drain them: FiftyOne claims a queued operation atomically, so each shard runs once.
+Each shard embeds only what is still missing when it starts, so running the same command again
+after a worker died queues only what is left. The model folder must be readable at the same path
+on every worker.
+
+The library queues, the plugin runs: a queued operation names a plugin operator by its URI
+(:data:`SHARD_OPERATORS`), and that operator calls back into the library with ``shard=(i, n)``.
+This is the one place where the library depends on the plugin; ``tests/test_embedding_jobs.py``
+checks that the plugin defines an operator under each of these names.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .. import config
-from .embedder import samples_to_embed, shard_of
-from .model_folder import model_fingerprint
 from ..errors import VideorecError
+from ..search.index import dataset_of, view_stages
+from .model_folder import model_fingerprint
+from .run import samples_to_embed, shard_of
 
+# The plugin's operators that run one queued shard each (plugin_operators/embedding.py and
+# plugin_operators/curation.py): embed_dataset / predict_dataset with the queued params.
 EMBED_OPERATOR = f"{config.PLUGIN_NAME}/compute_video_embeddings"
 PREDICT_OPERATOR = f"{config.PLUGIN_NAME}/predict_video_classes"
-JOB_NAMES = {EMBED_OPERATOR: "Embed", PREDICT_OPERATOR: "Predict"}
+SHARD_OPERATORS = {EMBED_OPERATOR: "Embed", PREDICT_OPERATOR: "Predict"}  # operator URI -> the job's name
 STALE_AFTER_S = 600.0  # a running shard that has not reported progress for this long is taken as dead
 
 
@@ -72,7 +80,7 @@ def queue_embedding_shards(dataset_or_view, model_dir, shards: int, field: str =
 
     if shards < 1:
         raise VideorecError(f"--shards must be at least 1, got {shards}")
-    dataset = dataset_or_view._dataset
+    dataset = dataset_of(dataset_or_view)
     fingerprint = model_fingerprint(model_dir, clips)
     ids, _, already = samples_to_embed(dataset_or_view, field, fingerprint, force=force)
     counts = [0] * shards
@@ -87,7 +95,7 @@ def queue_embedding_shards(dataset_or_view, model_dir, shards: int, field: str =
     for shard, count in enumerate(counts):
         op = open_ops.get(shard)
         if count == 0:
-            plans.append(ShardPlan(shard, 0, note="nothing to do"))
+            plans.append(ShardPlan(shard, to_embed=0, note="nothing to do"))
             continue
         if op is not None and op.run_state != ExecutionRunState.RUNNING:
             plans.append(ShardPlan(shard, count, str(op.id), "already queued"))
@@ -99,9 +107,9 @@ def queue_embedding_shards(dataset_or_view, model_dir, shards: int, field: str =
                 continue
             service.set_failed(op.id, result=ExecutionResult(error=f"no progress for {silent_s:.0f} s; queued again"),
                                required_state=ExecutionRunState.RUNNING)
-        request = {"dataset_name": dataset.name, "view": dataset_or_view.view()._serialize(), "delegated": True,
+        request = {"dataset_name": dataset.name, "view": view_stages(dataset_or_view), "delegated": True,
                    "params": {**params, "shard": shard}}
-        queued = service.queue_operation(operator=operator, label=f"{JOB_NAMES[operator]} shard {shard + 1}/{shards}",
+        queued = service.queue_operation(operator=operator, label=f"{SHARD_OPERATORS[operator]} shard {shard + 1}/{shards}",
                                          context={"request_params": request})
         plans.append(ShardPlan(shard, count, str(queued.id), "queued"))
     return plans, already

@@ -1,4 +1,4 @@
-"""Model folders: what a model reference names, what its metadata says, and its fingerprint.
+"""Model folders: what a model reference names, what its metadata says, how it samples clips, its fingerprint.
 
 A model is named by a folder written by training (``model.keras`` + ``metadata.json``) or by a
 built-in name: ``pretrained`` is the frozen ImageNet frame network alone, no training needed.
@@ -12,16 +12,42 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .. import config
+from ..checksums import file_sha256
 from ..errors import VideorecError
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 PRETRAINED = "pretrained"
 BUILTIN_MODELS = {PRETRAINED: "ImageNet features, no training (EfficientNet-Lite0 on frames)"}
-SAMPLING = ("n_frames", "frame_step", "image_size", "reference_fps")  # what the embedder needs to read clips
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a model samples the motion clips it reads: the keys of these names in its metadata.
+
+    ``n_frames`` frames per clip, ``frame_step`` frames apart at ``reference_fps`` (other rates are
+    scaled; None: never), each resized to ``image_size`` pixels square. The built-in ``pretrained``
+    model has no clips: its ``n_frames`` and ``image_size`` are None. Values are kept as the
+    metadata holds them (no conversion), so a folder's fingerprint stays what it was.
+    """
+
+    n_frames: int | None = None
+    frame_step: int | None = None
+    image_size: int | None = None
+    reference_fps: float | None = None
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> Sampling:
+        """Return the sampling of a model's metadata (or of any mapping with these keys, e.g. a preset's)."""
+        return cls(**{f.name: metadata.get(f.name) for f in fields(cls)})
+
+    def as_dict(self) -> dict:
+        """Return the metadata keys and values, in the order they are written."""
+        return asdict(self)
 
 
 def pretrained_dir() -> Path:
@@ -111,12 +137,10 @@ def model_fingerprint(model, clips: int | None = None) -> str:
     digest = hashlib.sha256()
     if metadata.get("kind") != PRETRAINED:
         try:
-            with open(folder / MODEL_FILE, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
+            digest = file_sha256(folder / MODEL_FILE)
         except OSError as e:
             raise VideorecError(f"{folder} is not a readable videorec model folder ({type(e).__name__})") from None
-    settings = {key: metadata.get(key) for key in SAMPLING}
+    settings = Sampling.from_metadata(metadata).as_dict()
     settings["clips"] = int(config.DEFAULT_CLIPS if clips is None else clips)
     if uses_appearance(metadata):
         from ..network.backbone import backbone_fingerprint

