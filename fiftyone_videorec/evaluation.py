@@ -16,7 +16,7 @@ import numpy as np
 
 from . import config
 from .errors import VideorecError
-from .fields import index_field
+from .search.index import index_field
 from .vectors import l2_normalize, rank_gallery
 
 __all__ = ["RetrievalReport", "evaluate_retrieval", "evaluate_vectors", "l2_normalize", "parse_k_values",

@@ -1,8 +1,9 @@
 """Bookkeeping of embeddings fields and the indexes built on them.
 
-Which model folder wrote a field or an index (kept in ``dataset.info``), whether a field can
-hold vectors, and which field an index was built from. Embedding, search, evaluation and the
-report all ask these questions; keeping the answers here lets each of them import downward only.
+Which model folder wrote a field or an index (kept in ``dataset.info``), which model wrote each
+sample's value (its fingerprint field), and whether a field can hold vectors. Embedding, search,
+evaluation and the report all ask these questions; keeping the answers here lets each of them
+import downward only. Which field an index was built from: ``search/index.py``.
 """
 
 from __future__ import annotations
@@ -64,24 +65,3 @@ def require_vector_field(dataset, field_name: str) -> None:
     if field_name not in dataset.get_field_schema():
         raise VideorecError(f"dataset {dataset.name!r} has no field {field_name!r}; run 'videorec embed' first")
     check_vector_field(dataset, field_name)
-
-
-def brain_info(dataset, brain_key: str):
-    """Return the FiftyOne Brain run info of ``brain_key`` (one-line error naming the known keys)."""
-    if brain_key not in dataset.list_brain_runs():
-        known = ", ".join(dataset.list_brain_runs()) or "none"
-        raise VideorecError(f"unknown brain key {brain_key!r} on dataset {dataset.name!r} (known: {known})")
-    return dataset.get_brain_info(brain_key)
-
-
-def index_info(dataset, brain_key: str):
-    """Return (brain run info, embeddings field) of the ``brain_key`` index."""
-    info = brain_info(dataset, brain_key)
-    if not info.config.embeddings_field:
-        raise VideorecError(f"brain run {brain_key!r} was not built from an embeddings field")
-    return info, info.config.embeddings_field
-
-
-def index_field(dataset, brain_key: str) -> str:
-    """Return the embeddings field the ``brain_key`` index was built from."""
-    return index_info(dataset, brain_key)[1]

@@ -250,7 +250,7 @@ def _index_model_dir(dataset, brain_key: str) -> Path | None:
 
 def _embeddings_map(dataset, brain_key: str, out: Path) -> str | None:
     """Write the embeddings map PNG next to the report; None when there are too few vectors."""
-    from .fields import index_field
+    from .search.index import index_field
     from .visualization import embeddings_map
 
     try:

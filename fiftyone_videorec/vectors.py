@@ -60,13 +60,14 @@ def rank_gallery(query_vectors: np.ndarray, gallery_vectors: np.ndarray, k: int)
     return order, np.take_along_axis(sims, order, axis=1)
 
 
-def top_k_cosine(unit_gallery: np.ndarray, vector: np.ndarray, k: int) -> np.ndarray:
-    """Return the indices of the ``k`` rows of ``unit_gallery`` (already unit length) most
-    cosine-similar to ``vector``, best first.
+def top_k_cosine(unit_gallery: np.ndarray, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(indices, scores)`` of the ``k`` rows of ``unit_gallery`` (already unit length) most
+    cosine-similar to ``vector``, best first; scores in the gallery's dtype.
 
     A partial sort: for one query over a large gallery this is faster than :func:`rank_gallery`.
     """
     sims = unit_gallery @ l2_normalize(np.asarray(vector, float)).astype(unit_gallery.dtype)
     k = min(k, len(sims))
     top = np.argpartition(-sims, k - 1)[:k]
-    return top[np.argsort(-sims[top], kind="stable")]
+    top = top[np.argsort(-sims[top], kind="stable")]
+    return top, sims[top]

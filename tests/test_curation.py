@@ -104,7 +104,7 @@ def test_predict_shards_drain_through_delegated_workers(synthetic_dataset, tiny_
 def test_curate_writes_every_score_from_our_predictions_and_embeddings(labelled, tiny_model_dir, capsys):
     import fiftyone as fo
 
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
     from fiftyone_videorec.embedding.predictions import predict_dataset
 
     first = labelled.first()
@@ -131,7 +131,7 @@ def test_curate_writes_every_score_from_our_predictions_and_embeddings(labelled,
 
 
 def test_curate_names_what_is_missing(labelled, tiny_model_dir, capsys):
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     capsys.readouterr()
     assert main(["curate", "--dataset", labelled.name, "--mistakenness"]) == 2
@@ -153,7 +153,7 @@ def test_curate_names_what_is_missing(labelled, tiny_model_dir, capsys):
 def test_operators_predict_and_curate(labelled, tiny_model_dir):
     from tests.test_operators import form_error, run, triggered
 
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     assert "predicts no class" in form_error("predict_video_classes", labelled, {"model_dir": "pretrained"})
     result = run("predict_video_classes", labelled, {"model_dir": str(tiny_model_dir)})

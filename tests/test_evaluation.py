@@ -51,5 +51,7 @@ def test_top_k_cosine_agrees_with_rank_gallery():
     rng = np.random.default_rng(1)
     gallery, query = rng.normal(size=(50, 8)), rng.normal(size=8)
     order, _ = rank_gallery(query[None], gallery, k=7)
-    assert top_k_cosine(l2_normalize(gallery).astype(np.float32), query, 7).tolist() == order[0].tolist()
-    assert len(top_k_cosine(l2_normalize(gallery), query, 80)) == 50
+    top, scores = top_k_cosine(l2_normalize(gallery).astype(np.float32), query, 7)
+    assert top.tolist() == order[0].tolist()
+    assert np.allclose(scores, l2_normalize(gallery)[top] @ l2_normalize(query), atol=1e-6)
+    assert len(top_k_cosine(l2_normalize(gallery), query, 80)[0]) == 50

@@ -25,7 +25,7 @@ def json_dataset(synthetic_dataset, tmp_path_factory):
     import fiftyone as fo
 
     from fiftyone_videorec.data.video_files import write_video
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
     from fiftyone_videorec.search.moments import index_moments
     from fiftyone_videorec.search.similarity import build_index
 

@@ -205,7 +205,7 @@ def test_a_negative_from_a_confusable_class_raises_precision_for_the_positive_cl
     (what a person marks "not this"). Precision@5 of the query's class rises on average, and the
     ranking follows the query's direction minus a quarter of the negative's.
     """
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     dataset = synthetic_dataset.clone(dataset_name)
     embed_dataset(dataset, tiny_model_dir)

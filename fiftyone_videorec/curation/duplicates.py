@@ -27,6 +27,7 @@ import numpy as np
 from .. import config
 from ..errors import VideorecError
 from ..progress import ProgressFn, report
+from ..search.index import dataset_of
 
 __all__ = ["DuplicateGroup", "compute_copy_descriptors", "find_duplicates", "find_leaks", "mark_duplicates",
            "duplicates_view"]
@@ -94,10 +95,10 @@ def compute_copy_descriptors(dataset_or_view, field: str = config.DUPLICATE_DESC
     Undecodable samples are named in the summary and left without descriptors (tried again next time).
     """
     from .copy_detection import CopyDescriber, descriptor_fingerprint
-    from ..embedding.embedder import samples_to_embed
+    from ..embedding.run import samples_to_embed
     from ..fields import fingerprint_field
 
-    dataset = dataset_or_view._dataset
+    dataset = dataset_of(dataset_or_view)
     _prepare_field(dataset, field)
     fingerprint = descriptor_fingerprint()
     ids, paths, already = samples_to_embed(dataset_or_view, field, fingerprint, force=force)
@@ -122,7 +123,7 @@ def _load(dataset_or_view, field: str):
     """Return (ids, paths to show, descriptors) of the samples that have copy descriptors."""
     have = dataset_or_view.exists(field)
     ids, paths, descriptors = have.values(["id", "filepath", field])
-    if have._dataset.has_field(config.ORIGINAL_PATH_FIELD):  # the user's own file, not a transcoded copy
+    if dataset_of(have).has_field(config.ORIGINAL_PATH_FIELD):  # the user's own file, not a transcoded copy
         originals = have.values(config.ORIGINAL_PATH_FIELD)
         paths = [original or path for original, path in zip(originals, paths)]
     return ids, paths, [np.asarray(d, np.float32) for d in descriptors]  # stored as float16
@@ -153,7 +154,7 @@ def split_tags(dataset_or_view, splits: tuple[str, ...] = config.SPLITS) -> list
     """Return the tags of ``splits`` the samples carry; a one-line error unless there are two or more."""
     present = [tag for tag in splits if tag in set(dataset_or_view.distinct("tags"))]
     if len(present) < 2:
-        raise VideorecError(f"dataset {dataset_or_view._dataset.name!r} needs two or more split tags of "
+        raise VideorecError(f"dataset {dataset_of(dataset_or_view).name!r} needs two or more split tags of "
                             f"{', '.join(splits)} to look for leaks (found: {', '.join(present) or 'none'})")
     return present
 

@@ -25,11 +25,12 @@ from .. import config
 from ..errors import VideorecError
 from ..fields import prepare_label_field
 from ..progress import ProgressFn, report
+from ..search.index import dataset_of
 from ..vectors import softmax
 
 __all__ = ["TagSummary", "class_names", "frame_probabilities", "tag_counts", "tag_dataset", "top_classes"]
 
-CLASSES_FILE = Path(__file__).resolve().parent / "resources" / "imagenet_classes.txt"
+CLASSES_FILE = Path(__file__).resolve().parent.parent / "resources" / "imagenet_classes.txt"
 VIDEOS_PER_CALL = 8  # videos whose frames go through the network together
 WRITE_BATCH = 32  # samples per database write
 
@@ -102,12 +103,12 @@ def tag_dataset(dataset_or_view, field: str = config.IMAGENET_FIELD, top: int = 
     import fiftyone as fo
 
     from ..network.backbone import load_backbone
-    from ..embedding.embedder import samples_to_embed
+    from ..embedding.run import samples_to_embed
     from ..fields import fingerprint_field
     from ..frames import read_views
 
     check_settings(top, min_confidence)
-    dataset = dataset_or_view._dataset
+    dataset = dataset_of(dataset_or_view)
     import fiftyone as fo
 
     prepare_label_field(dataset, field, fo.Classifications, "ImageNet tags")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .. import config
 from ..errors import VideorecError
 from ..progress import ProgressFn, report
+from ..search.index import dataset_of
 
 __all__ = ["SCORES", "CurationResult", "curate"]
 
@@ -43,7 +44,7 @@ class CurationResult:
 
 def _with(samples, field_name: str, what: str, how: str):
     """Return the samples that have ``field_name``; a one-line error when none has it."""
-    if not samples._dataset.has_field(field_name):
+    if not dataset_of(samples).has_field(field_name):
         raise VideorecError(f"no field {field_name!r} on this dataset for {what}: {how}")
     having = samples.exists(field_name)
     if not len(having):
@@ -53,14 +54,15 @@ def _with(samples, field_name: str, what: str, how: str):
 
 def _fresh(samples, key: str) -> None:
     """Delete a previous Brain run under ``key`` (it may have read other fields)."""
-    if key in samples._dataset.list_brain_runs():
-        samples._dataset.delete_brain_run(key)
+    dataset = dataset_of(samples)
+    if key in dataset.list_brain_runs():
+        dataset.delete_brain_run(key)
 
 
 def _top(samples, score: str, n: int) -> list[dict]:
     """Return the ``n`` samples with the highest ``score``: id, file, label, score."""
     view = samples.exists(score).sort_by(score, reverse=True).limit(n)
-    label_field = config.LABEL_FIELD if samples._dataset.has_field(config.LABEL_FIELD) else None
+    label_field = config.LABEL_FIELD if dataset_of(samples).has_field(config.LABEL_FIELD) else None
     ids, paths, values = view.values(["id", "filepath", score])
     labels = view.values(f"{label_field}.label") if label_field else [None] * len(ids)
     return [{"sample_id": sid, "filepath": path, "label": label, score: float(value)}

@@ -28,11 +28,11 @@ import numpy as np
 
 from .. import config
 from ..errors import VideorecError
-from ..fields import record_model, recorded_model
+from ..fields import record_model
 from ..frames import SampledVideo
-from .moment_vectors import embed_windows, sample_video
 from ..progress import ProgressFn, report
-from ..vectors import l2_normalize
+from .index import MomentGallery, dataset_of, moment_gallery, parse_query
+from .moment_vectors import embed_windows, sample_video
 
 INFO_KEY = "videorec_moments"  # dataset.info[key][field] = the settings the field's index was built with
 
@@ -134,9 +134,10 @@ def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WIND
     The next video is decoded in a thread while the network embeds the current one.
     """
     from ..embedding.embedder import load_model
+    from ..embedding.run import read_or_reason
 
     check_settings(window, stride, clips)
-    dataset = dataset_or_view._dataset
+    dataset = dataset_of(dataset_or_view)
     model = load_model(model_dir, clips=1, batch_size=32)
     settings = settings_key(model.model_dir, window, stride, clips)
     _prepare_fields(dataset, field)
@@ -145,10 +146,7 @@ def index_moments(dataset_or_view, model_dir, window: float = config.MOMENT_WIND
     failed: dict[str, str] = {}
 
     def decode(path):
-        try:
-            return sample_video(model, path), None
-        except Exception as e:
-            return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
+        return read_or_reason(sample_video, model, path)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(decode, todo[0][1]) if todo else None
@@ -206,42 +204,12 @@ def _build_index(dataset, field_name: str, settings: str) -> int:
 
 
 # --- search ----------------------------------------------------------------------------------------
-@dataclass
-class _Gallery:
-    """An index's unit vectors with each row's video and seconds, rows grouped by video in time order."""
-
-    results: object
-    unit: np.ndarray
-    video: np.ndarray  # row -> position in sample_ids
-    start: np.ndarray
-    end: np.ndarray
-    moment_ids: list
-    sample_ids: list
-    filepaths: list
-
-
-_GALLERIES: dict = {}  # (dataset name, brain key) -> _Gallery, made again when the index is rebuilt
-
-
-def _gallery(dataset, field_name: str) -> _Gallery:
+def _gallery(dataset, field_name: str) -> MomentGallery:
+    """Return the moment index of ``field_name`` as unit vectors grouped by video (one-line error without one)."""
     key = moment_brain_key(field_name)
     if key not in dataset.list_brain_runs():
         raise VideorecError(f"dataset {dataset.name!r} has no moment index {key!r}; run 'videorec moments index' first")
-    results = dataset.load_brain_results(key, cache=True, load_view=False)
-    cached = _GALLERIES.get((dataset.name, key))
-    if cached is not None and cached.results is results:
-        return cached
-    sample_ids, paths, moment_ids, starts, ends = dataset.values(
-        ["id", "filepath", *(f"{field_name}.detections.{name}" for name in ("id", "start", "end"))])
-    where = {mid: (v, s, e) for v, row in enumerate(zip(moment_ids, starts, ends)) for mid, s, e in zip(*(x or [] for x in row))}
-    rows = sorted((where[mid][:2], i) for i, mid in enumerate(results.sample_ids) if mid in where)
-    order = np.asarray([i for _, i in rows], int)
-    ids = [str(results.sample_ids[i]) for i in order]
-    gallery = _Gallery(results, l2_normalize(np.asarray(results.embeddings, np.float32)[order]),
-                       np.asarray([where[mid][0] for mid in ids], int), np.asarray([where[mid][1] for mid in ids], float),
-                       np.asarray([where[mid][2] for mid in ids], float), ids, sample_ids, paths)
-    _GALLERIES[(dataset.name, key)] = gallery
-    return gallery
+    return moment_gallery(dataset, field_name, key)
 
 
 def index_settings(dataset, field_name: str = config.MOMENTS_FIELD) -> dict:
@@ -295,24 +263,13 @@ def find_moments(dataset, query, k: int = 5, start: float | None = None, end: fl
     ``per_video`` caps how many each video gives. The query's own moment (windows of the query
     sample overlapping the query range) is never returned.
     """
-    from bson import ObjectId
-
     if k < 1 or (per_video is not None and per_video < 1):
         raise VideorecError(f"k and --per-video must be at least 1, got {k} and {per_video}")
     if start is not None and (start < 0 or (end is not None and end <= start)):
         raise VideorecError(f"--start must be >= 0 and below --end, got {start} and {end}")
     _gallery(dataset, field)  # no index: say so before decoding the query
-    sample = None
-    if isinstance(query, str) and ObjectId.is_valid(query):
-        try:
-            sample = dataset[query]
-        except KeyError:
-            raise VideorecError(f"no sample with id {query} in dataset {dataset.name!r}") from None
-        path = sample.filepath
-    elif Path(str(query)).is_file():
-        path = str(query)
-    else:
-        raise VideorecError(f"query {query!r} is neither a sample id of {dataset.name!r} nor a video file")
+    sample, path = parse_query(dataset, query)
+    path = path if sample is None else sample.filepath
     exclude = None if sample is None else (sample.id, start or 0.0, np.inf if end is None else end)
     return search_windows(dataset, query_windows(dataset, path, start, end, field), k=k, per_video=per_video,
                           field=field, exclude=exclude)

@@ -12,26 +12,28 @@ index like on any Brain index.
 cleared vectors go out. An sklearn index reads its vectors from the field whenever it is loaded,
 so in a new process it is already current; updating matters for one held in memory (the App, a
 notebook). A LanceDB table is only changed by an update or a rebuild.
+
+``recommend`` reads the index through ``index.py`` (queries, the normalised gallery, candidates
+with their scores). How ``NEGATIVE_WEIGHT`` was chosen: ``benchmarks/candidates.md``, "How the
+negative weight was chosen".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .. import config
 from ..embedding.embedder import shared_model
 from ..errors import VideorecError
-from ..fields import (MODEL_INFO_KEY, check_vector_field, fingerprint_field, index_field, index_info, record_model,
-                     recorded_model, require_vector_field)
+from ..fields import fingerprint_field, record_model, recorded_model, require_vector_field
 from ..progress import ProgressFn
-from ..vectors import l2_normalize, top_k_cosine
+from .index import candidates, index_info, indexed_ids, query_vector
 
-__all__ = ["IndexChange", "IndexSummary", "Recommendation", "build_index", "recommend", "update_index",
-           # the field bookkeeping, kept importable from here
-           "MODEL_INFO_KEY", "check_vector_field", "index_field", "record_model", "recorded_model"]
+__all__ = ["IndexChange", "IndexSummary", "Recommendation", "build_index", "recommend", "update_index"]
 
 
 @dataclass
@@ -127,8 +129,7 @@ def update_index(dataset, brain_key: str = config.BRAIN_KEY, progress: ProgressF
     """
     info, field_name = index_info(dataset, brain_key)
     results = dataset.load_brain_results(brain_key, cache=True)
-    indexed = {str(sid) for sid in results.sample_ids} if info.config.method == "sklearn" else \
-        {str(sid) for sid in results.get_embeddings()[1]}
+    indexed = indexed_ids(results, info.config.method)
     fingerprints = _fingerprints(dataset, field_name)
     ids, vectors = dataset.exists(field_name).values(["id", field_name])
     current = dict(zip(ids, vectors))
@@ -152,79 +153,28 @@ def update_index(dataset, brain_key: str = config.BRAIN_KEY, progress: ProgressF
     return IndexChange(brain_key, info.config.method, len(added), len(changed), len(removed), results.total_index_size)
 
 
-def _query_vector(dataset, query, field_name: str, brain_key: str) -> tuple[np.ndarray, object]:
-    """Return (vector, sample or None) for a sample id or a video file path."""
-    from bson import ObjectId
+def _file_embedder(dataset, brain_key: str, field_name: str) -> Callable[[str], np.ndarray]:
+    """Return a function embedding a video file with the model recorded for the index (or its field)."""
+    def embed(path: str) -> np.ndarray:
+        model_dir = recorded_model(dataset, brain_key) or recorded_model(dataset, field_name)
+        if not model_dir:
+            raise VideorecError(f"no model is recorded for index {brain_key!r}; embed with 'videorec embed' "
+                                "to query by file")
+        return shared_model(model_dir).embed(path)
 
-    if isinstance(query, str) and ObjectId.is_valid(query):
-        try:
-            sample = dataset[query]
-        except KeyError:
-            raise VideorecError(f"no sample with id {query} in dataset {dataset.name!r}") from None
-        vector = sample[field_name] if field_name in sample else None
-        if vector is None:
-            raise VideorecError(f"sample {query} has no embedding in {field_name!r}")
-        return np.asarray(vector, float), sample
-    path = Path(str(query))
-    if not path.is_file():
-        raise VideorecError(f"query {query!r} is neither a sample id of {dataset.name!r} nor a video file")
-    model_dir = recorded_model(dataset, brain_key) or recorded_model(dataset, field_name)
-    if not model_dir:
-        raise VideorecError(f"no model is recorded for index {brain_key!r}; embed with 'videorec embed' to query by file")
-    return np.asarray(shared_model(model_dir).embed(str(path)), float), None
-
-
-_UNIT_GALLERIES: dict = {}  # (dataset name, brain key) -> (results, its sample ids array, gallery ids, unit vectors)
-
-
-def _unit_gallery(dataset, brain_key: str, field_name: str) -> tuple[list[str], np.ndarray]:
-    """Return (sample ids, unit vectors) of a sklearn index, normalising once per version of the index.
-
-    The Brain's sklearn backend centres its own array in place the first time it sorts by
-    similarity (its neighbours helper), so that array is the plain embeddings only until then:
-    read it while it is untouched, else read the vectors from the field. A rebuilt or updated
-    index is a new results object or a new sample ids array: either way the unit copy is made
-    again. (Samples deleted since the index was last updated can be candidates; ``recommend``
-    drops them, since they are no longer in the dataset.)
-    """
-    results = dataset.load_brain_results(brain_key, cache=True)
-    cached = _UNIT_GALLERIES.get((dataset.name, brain_key))
-    if cached is None or cached[0] is not results or cached[1] is not results.sample_ids:
-        ids = [str(sid) for sid in results.sample_ids]
-        if getattr(results, "_neighbors_helper", True) is None:  # never sorted: the array is untouched
-            vectors = np.asarray(results.embeddings, np.float32)
-        else:
-            by_id = dict(zip(*dataset.exists(field_name).values(["id", field_name])))
-            ids = [sid for sid in ids if sid in by_id]
-            vectors = np.asarray([by_id[sid] for sid in ids], np.float32).reshape(len(ids), -1)
-        cached = _UNIT_GALLERIES[(dataset.name, brain_key)] = (results, results.sample_ids, ids, l2_normalize(vectors))
-    return cached[2], cached[3]
-
-
-def _candidates(dataset, vector: np.ndarray, k: int, brain_key: str, method: str, field_name: str) -> list[str]:
-    """Return the ids of the ``k`` nearest indexed samples by plain cosine similarity.
-
-    The Brain's sklearn backend centres the embeddings (subtracts their mean) before its cosine,
-    so its ``sort_by_similarity`` order is the cosine of centred vectors. For that backend the
-    exact plain-cosine top-k is computed here from the index's own vectors (normalised once and
-    kept while the index is unchanged); other backends (LanceDB, Qdrant, ...) rank by plain
-    cosine themselves.
-    """
-    if method != "sklearn":
-        return dataset.sort_by_similarity(vector, k=k, brain_key=brain_key).values("id")
-    gallery_ids, gallery = _unit_gallery(dataset, brain_key, field_name)
-    return [gallery_ids[i] for i in top_k_cosine(gallery, vector, k)]
+    return embed
 
 
 def _as_list(queries) -> list:
     return [queries] if isinstance(queries, (str, Path)) else list(queries or [])
 
 
-def _direction(dataset, queries: list, field_name: str, brain_key: str) -> tuple[np.ndarray | None, list]:
+def _direction(dataset, queries: list, field_name: str, embed_file: Callable[[str], np.ndarray]
+               ) -> tuple[np.ndarray | None, list]:
     """Return (mean of the queries' unit vectors, their samples) for sample ids and video files."""
     units, samples = [], []
     for query in queries:
-        vector, sample = _query_vector(dataset, str(query), field_name, brain_key)
+        vector, sample = query_vector(dataset, str(query), field_name, embed_file)
         units.append(vector / (np.linalg.norm(vector) or 1))
         if sample is not None:
             samples.append(sample)
@@ -234,11 +184,9 @@ def _direction(dataset, queries: list, field_name: str, brain_key: str) -> tuple
 NEGATIVE_WEIGHT = 0.25
 """How far the negatives pull: the direction is mean(positives) - NEGATIVE_WEIGHT * mean(negatives).
 
-Measured with the default model on two sets of the quality suite (their test queries against
-their train clips; protocol: query, mark the first wrong result of the top 5 as a negative, query
-again; P@5 gain beyond only hiding that clip, motion families / same recording): weight 0.25 +0.02 / +0.35, 0.5 -0.07 / +0.44, 1.0 (the
-plain difference) -0.48 / -0.07: a full-weight negative drags the query toward whatever is least
-like the negative rather than most like the positives.
+A full-weight negative drags the query toward whatever is least like the negative rather than
+most like the positives; the measurements: ``benchmarks/candidates.md``, "How the negative weight
+was chosen".
 """
 
 
@@ -262,8 +210,9 @@ def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY, ex
     if both:
         raise VideorecError(f"{sorted(both)[0]} is both a query and a negative; give each clip once")
     info, field_name = index_info(dataset, brain_key)
-    vector, samples = _direction(dataset, positives, field_name, brain_key)
-    against, negative_samples = _direction(dataset, negatives, field_name, brain_key)
+    embed_file = _file_embedder(dataset, brain_key, field_name)
+    vector, samples = _direction(dataset, positives, field_name, embed_file)
+    against, negative_samples = _direction(dataset, negatives, field_name, embed_file)
     if against is not None:
         vector = vector - negative_weight * against
         if not np.linalg.norm(vector) > 1e-9:
@@ -273,17 +222,13 @@ def recommend(dataset, query, k: int = 10, brain_key: str = config.BRAIN_KEY, ex
         groups = {s.get_field(config.GROUP_FIELD) for s in samples} - {None}
         if groups:
             skip_ids |= set(dataset.match({config.GROUP_FIELD: {"$in": sorted(groups)}}).values("id"))
-    candidate_ids = _candidates(dataset, vector, k + len(skip_ids), brain_key, info.config.method, field_name)
-    view = dataset.select(candidate_ids, ordered=True)
+    scores = candidates(dataset, vector, k + len(skip_ids), brain_key, info.config.method, field_name)
+    # samples deleted or cleared since the index was last updated are not in this view
+    view = dataset.select(list(scores), ordered=True).exists(field_name)
     label_path = f"{config.LABEL_FIELD}.label" if dataset.has_field(config.LABEL_FIELD) else None
-    ids, paths, vectors = view.values(["id", "filepath", field_name])
+    ids, paths = view.values(["id", "filepath"])
     labels = view.values(label_path) if label_path else [None] * len(ids)
-    query_unit = vector / (np.linalg.norm(vector) or 1)
-    out = []
-    for sid, path, vec, label in zip(ids, paths, vectors, labels):
-        if sid in skip_ids or vec is None:
-            continue
-        vec = np.asarray(vec, float)
-        out.append(Recommendation(sid, path, label, float(query_unit @ vec / (np.linalg.norm(vec) or 1))))
+    out = [Recommendation(sid, path, label, scores[sid])
+           for sid, path, label in zip(ids, paths, labels) if sid not in skip_ids]
     out.sort(key=lambda r: -r.score)
     return out[:k]
