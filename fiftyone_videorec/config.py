@@ -67,7 +67,7 @@ BRAIN_KEY = "videorec_sim"
 VIS_BRAIN_KEY = "videorec_viz"
 
 # --- frames ---------------------------------------------------------------------------------
-# The seed's recipe ("tutorial" preset): 10 frames, every 15th frame, 224x224.
+# The recipe of TensorFlow's video classification tutorial ("tutorial" preset): 10 frames, every 15th frame, 224x224.
 TUTORIAL_N_FRAMES = 10
 TUTORIAL_FRAME_STEP = 15
 TUTORIAL_IMAGE_SIZE = 224
@@ -121,7 +121,7 @@ PLUGIN_NAME = "@videorec/fiftyone-videorec"
 
 # --- UCF101 download --------------------------------------------------------------
 UCF101_ROOT_NAME = "ucf101"  # the subset lives in data_dir() / UCF101_ROOT_NAME / <split> / <Class>
-UCF101_SPLIT_BY = "group"  # "group": no gXX group in two splits; "clip": the seed's plain random split
+UCF101_SPLIT_BY = "group"  # "group": no gXX group in two splits; "clip": the tutorial's plain random split
 DOWNLOAD_WORKERS = 8  # connections at once when fetching zip members
 DOWNLOAD_RETRIES = 4  # extra tries per member after a transient error (reset, timeout, 5xx)
 DOWNLOAD_BACKOFF_S = 1.0  # first wait before a retry; doubles each time

@@ -104,20 +104,26 @@ def _read(path, cap: cv2.VideoCapture, indices, image_size: int) -> np.ndarray:
 
 
 def _read_prepared(path, cap: cv2.VideoCapture, indices, prepare, decode_size) -> dict:
-    """Return ``{index: prepare(index, BGR frame)}`` for the frames at ``indices`` that exist.
-
-    One forward pass over the file (``cap`` is released here): JPEG packets scaled down in the DCT
-    as far as ``decode_size`` (pixels, or a function of the frame index) allows, else FFmpeg's decoder. Raises :class:`DecodeError` when no
-    frame decodes.
-    """
+    """Return ``{index: prepare(index, BGR frame)}`` for the frames at ``indices`` that exist (see :func:`_decode`)."""
     wanted = sorted(set(int(i) for i in indices))
+    return _decode(path, cap, lambda: wanted, prepare, decode_size)
+
+
+def _decode(path, cap: cv2.VideoCapture, wanted, prepare, decode_size) -> dict:
+    """Return ``{index: prepare(index, BGR frame)}`` for the frame indices ``wanted()`` gives, in one forward pass.
+
+    Motion-JPEG packets are decoded by libjpeg, scaled down in the DCT as far as ``decode_size``
+    (pixels, or a function of the frame index) allows; any other file, or one whose packets are
+    not plain JPEGs, by FFmpeg's decoder. ``wanted`` returns the sorted indices afresh for each
+    decoder tried. ``cap`` is released here. Raises :class:`DecodeError` when no frame decodes.
+    """
     try:
-        got = _jpeg_packets(cap, wanted, prepare, decode_size)
+        got = _jpeg_packets(cap, wanted(), prepare, decode_size)
         if got is None:
-            if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # not plain JPEGs after all: start again with FFmpeg
+            if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # raw packets were not plain JPEGs: start again with FFmpeg
                 cap.release()
                 cap = _open(path)
-            got = _decoded(cap, wanted, prepare)
+            got = _decoded(cap, wanted(), prepare)
     finally:
         cap.release()
     if not got:
@@ -142,15 +148,6 @@ def _scan(cap: cv2.VideoCapture, wanted: list[int]):
 
 def _decoded(cap: cv2.VideoCapture, wanted, prepare) -> dict:
     return {i: prepare(i, frame) for i, frame in _scan(cap, wanted)}
-
-
-def read_decoded(path, wanted: list[int], image_size: int) -> dict[int, np.ndarray]:
-    """Return ``{index: letterboxed RGB frame}`` decoded by OpenCV's FFmpeg backend (any codec)."""
-    cap = _open(path)
-    try:
-        return _decoded(cap, wanted, lambda _, frame: letterbox(frame, image_size))
-    finally:
-        cap.release()
 
 
 JPEG_FOURCCS = frozenset({"MJPG", "mjpg", "jpeg", "JPEG"})  # codecs whose packets are JPEG images
@@ -186,19 +183,6 @@ def _jpeg_packets(cap: cv2.VideoCapture, wanted, prepare, decode_size) -> dict |
             return None
         got[index] = prepare(index, frame)
     return got
-
-
-def read_jpeg_packets(path, wanted: list[int], image_size: int) -> dict[int, np.ndarray] | None:
-    """Like :func:`read_decoded` for Motion-JPEG files, decoding only the wanted packets.
-
-    Returns None when the file is not Motion-JPEG or a packet is not a plain JPEG (the caller
-    then decodes with FFmpeg).
-    """
-    cap = _open(path)
-    try:
-        return _jpeg_packets(cap, wanted, lambda _, frame: letterbox(frame, image_size), image_size)
-    finally:
-        cap.release()
 
 
 def clip_indices(start: int, n_frames: int, frame_step: float) -> list[int]:
@@ -348,17 +332,7 @@ def read_sampled(path, frame_step: int, image_size: int | None, reference_fps: f
     def wanted():  # a fresh iterator for each decoder tried; without a frame count, up to the end
         return _every(step) if total == 0 else (round(i * step) for i in range(int(np.ceil(total / step))))
 
-    try:
-        got = _jpeg_packets(cap, wanted(), prepare, max(image_size or 0, crop_size or 0))
-        if got is None:
-            if cap.get(cv2.CAP_PROP_FORMAT) == -1:  # raw packets were not plain JPEGs: FFmpeg's decoder
-                cap.release()
-                cap = _open(path)
-            got = _decoded(cap, wanted(), prepare)
-    finally:
-        cap.release()
-    if not got:
-        raise DecodeError(path, "no frame could be decoded")
+    got = _decode(path, cap, wanted, prepare, max(image_size or 0, crop_size or 0))
     rate = fps or reference_fps or default_fps
     indices = sorted(got)
     frames_seen = total if total and indices[-1] + step >= total else indices[-1] + 1

@@ -8,10 +8,12 @@ tuples as ``16-32-64``). Each candidate, and the unchanged default as the contro
 each set's train split once per seed, embedded by the product's own path, and scored by P@1 and
 P@5 of the validation clips against the train gallery. ``across_recordings`` has no validation
 split: its second fold's test split stands in, as when the default was chosen (the quality
-table's across-recordings row averages both folds, so it is not independent of that choice). Cells accumulate in ``candidates.json`` (re-running a cell replaces it), so
-runs on different days add up; ``candidates.md`` gives each candidate's mean and range over seeds
-per set and its worst set. Compare a candidate with the control's range, not its single number:
-on small sets one configuration moves by a tenth between seeds.
+table's across-recordings row averages both folds, so it is not independent of that choice).
+Cells accumulate in ``candidates.json`` (re-running a cell replaces it), so runs on different
+days add up; ``candidates.md`` gives each candidate's mean and range over seeds per set and its
+worst set, followed by its hand-kept section of earlier runs, carried over unchanged. Compare a
+candidate with the control's range, not its single number: on small sets one configuration moves
+by a tenth between seeds.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+import quality_sets
+
 SETS = ("synthetic", "motion_families", "same_recording", "across_recordings")
 CONTROL = "default"
+EARLIER_RUNS = "## How the default was chosen (earlier runs)"  # candidates.md's hand-kept section, carried over
 
 
 def parse_variant(text: str) -> dict:
@@ -94,7 +99,7 @@ def _register(name: str, base: str, fields: dict) -> str:
     preset_name = "candidate_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
     model.PRESETS[preset_name] = dataclasses.replace(model.PRESETS[base], name=preset_name, **fields)
     try:
-        model.build_model(preset_name, 2)
+        model.build_model(preset_name, num_classes=2)
     except Exception as e:  # e.g. an input size the network's four halvings cannot take
         raise SystemExit(f"benchmark.py: error: --vary {name}: the network cannot be built: "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
@@ -107,10 +112,9 @@ def _validation_root(name: str, roots: dict) -> Path:
 
 def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: list[str] | None = None,
         seeds: list[int] | None = None) -> dict:
-    import bench_quality
     from fiftyone_videorec import config
     from fiftyone_videorec.data.folder import load_folder
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
     from fiftyone_videorec.runtime import connect_database
     from fiftyone_videorec.network.training import train
 
@@ -122,9 +126,10 @@ def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: li
     fo = connect_database()
     fo.config.show_progress_bars = False
     work = config.home_dir() / "bench-quality" / ("quick" if quick else "full")
-    roots = bench_quality.build_sets(work / "sets", quick)
+    roots = quality_sets.build_sets(work / "sets", quick)
     path = out_dir / "candidates.json"
     report = json.loads(path.read_text()) if path.is_file() else {"cells": {}, "fields": {}}
+    earlier = earlier_runs(out_dir / "candidates.md")
     report |= {"preset": config.DEFAULT_PRESET, "quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
     for set_name in sets:
         root = _validation_root(set_name, roots)
@@ -137,7 +142,7 @@ def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: li
                 meta = train(dataset.name, folder, preset=presets[name], seed=seed, epochs=2 if quick else None).metadata
                 field = "candidate_embedding"
                 embed_dataset(dataset, folder, field=field, force=True)
-                scores = bench_quality.retrieval_scores(dataset, field, query_tag)
+                scores = quality_sets.retrieval_scores(dataset, field, query_tag)
                 cell = {m: scores[m] for m in ("precision@1", "precision@5")} | {"train_seconds": meta["train_seconds"],
                                                              "seconds": round(time.perf_counter() - started, 1)}
                 report["fields"][name] = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
@@ -145,8 +150,15 @@ def run(out_dir: Path, quick: bool, variants: list[dict] | None = None, sets: li
                 print(f"  {set_name:<18} {name:<32} seed {seed}  P@1 {cell['precision@1']:.3f}  "
                       f"P@5 {cell['precision@5']:.3f}  train {cell['train_seconds']:.0f} s", flush=True)
                 path.write_text(json.dumps(report, indent=2))
-                (out_dir / "candidates.md").write_text(markdown(report))
+                (out_dir / "candidates.md").write_text(markdown(report) + earlier)
     return report
+
+
+def earlier_runs(path: Path) -> str:
+    """The section of an existing ``candidates.md`` from :data:`EARLIER_RUNS` on (with a blank line before it),
+    or "": validation numbers of earlier runs that this command does not measure again."""
+    text = path.read_text() if path.is_file() else ""
+    return "\n" + text[text.index(EARLIER_RUNS):] if EARLIER_RUNS in text else ""
 
 
 def markdown(report: dict) -> str:

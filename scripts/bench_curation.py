@@ -101,7 +101,7 @@ def _uniqueness(recordings, work: Path) -> dict:
 
     from fiftyone_videorec.curation.scores import curate
     from fiftyone_videorec.data.real_footage import build_altered_copies
-    from fiftyone_videorec.embedding.embedder import embed_dataset
+    from fiftyone_videorec.embedding.run import embed_dataset
 
     root = build_altered_copies(recordings, work / "altered")
     videos = sorted(p for p in root.rglob("*.mp4"))

@@ -70,7 +70,7 @@ def _describe(clips) -> tuple[dict, dict]:
     from fiftyone_videorec.network.backbone import load_backbone
     from fiftyone_videorec.curation.copy_detection import CopyDescriber, sampled_frames
 
-    describer, pooled_net = CopyDescriber(), load_backbone(160)
+    describer, pooled_net = CopyDescriber(), load_backbone(image_size=160)
     rows = {method: [] for method in METHODS[:3]}
     seconds = frames_total = 0.0
     for clip in clips:

@@ -88,7 +88,7 @@ def build_videos(work: Path, quick: bool) -> tuple[list[dict], list[dict]]:
     real, real_takes = _real_segments(quick, rng)
     per_video = 3 if quick else 4
     groups = [("real", real[i:i + per_video]) for i in range(0, len(real), per_video)]
-    synthetic = _synthetic_segments(3 if quick else 32, 112, rng, (3, 5) if quick else (4, 8))
+    synthetic = _synthetic_segments(3 if quick else 32, size=112, rng=rng, seconds=(3, 5) if quick else (4, 8))
     groups += [("synthetic", synthetic[i:i + per_video]) for i in range(0, len(synthetic), per_video)]
     videos, queries = [], []
     for v, (kind, segments) in enumerate(groups):

@@ -1,7 +1,7 @@
-"""Training benchmark: the seed's recipe (decode every epoch, 224², tutorial net, batch 8) vs ours.
+"""Training benchmark: the tutorial's recipe (decode every epoch, 224², tutorial net, batch 8) vs ours.
 
 ``run(out_dir, quick)`` writes ``train.md`` and ``train.json``, all measured in one run on the
-same clips (the synthetic motion set): the default ``fast`` training run; the seed's seconds per
+same clips (the synthetic motion set): the default ``fast`` training run; the tutorial recipe's seconds per
 epoch (a few of its steps, extrapolated to the train split: minutes per epoch on 2 cores); both
 presets' precision@5 after the same (small) number of epochs; and test-time clip averaging
 (``clips=1/3/5``), the measurement behind ``config.DEFAULT_CLIPS``.
@@ -30,7 +30,7 @@ def _dataset(root: Path, quick: bool):
 
 
 def seed_epoch_seconds(dataset, steps: int, batch_size: int = 8) -> dict:
-    """Time ``steps`` batches of the seed's recipe (cv2 decode at 224² each step + tutorial net)."""
+    """Time ``steps`` batches of the tutorial's recipe (cv2 decode at 224² each step + tutorial net)."""
     import keras
 
     from fiftyone_videorec import config
@@ -41,14 +41,16 @@ def seed_epoch_seconds(dataset, steps: int, batch_size: int = 8) -> dict:
     paths, labels = view.values("filepath"), view.values(f"{config.LABEL_FIELD}.label")
     classes = sorted(set(labels))
     y = np.array([classes.index(label) for label in labels])
-    classifier, _ = build_model("tutorial", len(classes))
-    classifier.compile(keras.optimizers.Adam(1e-4), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier, _ = build_model("tutorial", num_classes=len(classes))
+    classifier.compile(keras.optimizers.Adam(learning_rate=1e-4),
+                       keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     order = np.random.default_rng(0).permutation(len(paths))
     timings = []
     for step in range(steps + 1):  # step 0 warms up (graph tracing) and is not counted
         idx = order[(step * batch_size) % len(paths):][:batch_size]
         started = time.perf_counter()
-        clips = np.stack([read_clip(paths[i], 10, 15, 224, start=0) for i in idx])
+        clips = np.stack([read_clip(paths[i], n_frames=config.TUTORIAL_N_FRAMES, frame_step=config.TUTORIAL_FRAME_STEP,
+                                     image_size=config.TUTORIAL_IMAGE_SIZE, start=0) for i in idx])
         classifier.train_on_batch(clips, y[idx])
         if step:
             timings.append(time.perf_counter() - started)
@@ -77,7 +79,8 @@ def clip_averaging(dataset, model_dir: Path, choices=(1, 3, 5)) -> dict:
     This is the measurement that picks ``config.DEFAULT_CLIPS``.
     """
     from fiftyone_videorec import config
-    from fiftyone_videorec.embedding.embedder import embed_samples, load_model
+    from fiftyone_videorec.embedding.embedder import load_model
+    from fiftyone_videorec.embedding.run import embed_samples
     from fiftyone_videorec.evaluation import rank_gallery, retrieval_metrics
 
     out = {}
@@ -93,7 +96,7 @@ def clip_averaging(dataset, model_dir: Path, choices=(1, 3, 5)) -> dict:
             view = dataset.match_tags(tag)
             split[tag] = (np.stack(view.values(field)), view.values(f"{config.LABEL_FIELD}.label"))
         (qv, ql), (gv, gl) = split[config.TEST_TAG], split[config.TRAIN_TAG]
-        order, _ = rank_gallery(qv, gv, 10)
+        order, _ = rank_gallery(qv, gv, k=10)
         metrics, _ = retrieval_metrics(np.asarray(gl, dtype=object)[order], ql, gl, (1, 5, 10))
         out[str(clips)] = {"precision@1": round(metrics["precision@1"], 3), "precision@5": round(metrics["precision@5"], 3),
                            "map@10": round(metrics["map@10"], 3), "clips_per_s": round(summary.embedded / seconds, 1)}

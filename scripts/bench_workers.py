@@ -112,8 +112,7 @@ def measure_in_child(n_clips: int, distinct: int, work: Path) -> dict:
     """The whole measurement, in a process whose environment points at the private database."""
     import fiftyone as fo
 
-    sys.path.insert(0, str(SCRIPTS))
-    from bench_embed import _model_dir
+    from bench_embed import _model_dir  # this script runs as a file here: its folder is on sys.path
 
     paths = _clips(work / "clips", distinct)
     name = "videorec-bench-workers"
@@ -135,8 +134,7 @@ def measure_in_child(n_clips: int, distinct: int, work: Path) -> dict:
 
 def embedding_workers(quick: bool) -> dict:
     """Start a private ``mongod`` and plugin folder, run :func:`measure_in_child`, return its figures."""
-    sys.path.insert(0, str(REPO))
-    from tests.mongod import MongodServer
+    from fiftyone_videorec.private_mongod import MongodServer
 
     work = Path(tempfile.mkdtemp(prefix="videorec-bench-workers-"))
     server = MongodServer(work / "mongod")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmarks that the README's figures come from. Not tests: they measure, and save what they saw.
 
-    python scripts/benchmark.py train   # seed's recipe vs ours, seconds/epoch and precision@5
+    python scripts/benchmark.py train   # the tutorial's recipe vs ours, seconds/epoch and precision@5
     python scripts/benchmark.py embed   # clips/s, peak memory, recommend latency
     python scripts/benchmark.py quality # five sets x six methods: P@1, P@5, mAP@10; appearance sweeps on val
     python scripts/benchmark.py quality --keep-rows tutorial  # the tutorial rows from the committed run

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from quality_sets import score_vectors
+
 WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)  # and config.APPEARANCE_WEIGHT_GRID, what training picks from
 GRID_FRAMES, GRID_SIZES = (1, 4, 8), (160, 224)
 QUICK_GRID_FRAMES, QUICK_GRID_SIZES = (1, 4), (96, 160)  # quick runs: small, and still holding the configured cell
@@ -79,7 +81,6 @@ def sweep_weights() -> list[float]:
 
 def weight_sweep(dataset, query_tag: str) -> dict[str, float]:
     """Validation P@5 of the fused vector for each of :func:`sweep_weights` (keys as ``"0.25"``)."""
-    from bench_quality import score_vectors
     from fiftyone_videorec import config
     from fiftyone_videorec.vectors import fuse
 
@@ -127,7 +128,6 @@ def appearance_vectors(paths: list[str], frames: int, size: int, networks: Frame
 def frames_by_size(dataset, query_tag: str, networks: FrameNetworks, quick: bool) -> dict[str, dict]:
     """Per ``"<frames>x<size>"``: validation P@5 of the ImageNet stream alone and clips/s (decode + network,
     no cache) over the query and gallery clips."""
-    from bench_quality import score_vectors
     from fiftyone_videorec import config
 
     label = f"{config.LABEL_FIELD}.label"

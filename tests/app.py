@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
-from tests.mongod import free_port
+from fiftyone_videorec.private_mongod import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -35,7 +35,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # a GPU, if any, would make t
 (SESSION_DIR / "plugins").mkdir()
 (SESSION_DIR / "plugins" / "fiftyone-videorec").symlink_to(REPO)
 
-from tests.mongod import MongodServer  # noqa: E402  (after the environment is set)
+from fiftyone_videorec.private_mongod import MongodServer  # noqa: E402  (after the environment is set)
 
 def _fiftyone_db_service_running() -> bool:
     """True when some FiftyOne process already runs its database service.

@@ -57,7 +57,7 @@ def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
 def _check_frames_x_size_section(table: str) -> None:
     """embed.md carries the quality run's frames x size table when quality.json has one, else nothing."""
     sys.path.insert(0, str(ROOT / "scripts"))
-    import bench_embed
+    import embed_report
 
     heading = "## Frames per video x input size (from the quality run)"
     if heading in table:
@@ -65,9 +65,9 @@ def _check_frames_x_size_section(table: str) -> None:
     cell = {"precision@5": 0.5, "clips_per_s": 9.0}
     grid = {"configured": [4, 160], "throughput_set": "b", "complete": True, "quick": False, "source": "q.json",
             "sets": {"a": {"1x160": cell, "4x160": cell | {"precision@5": 0.75}}, "b": {"1x160": cell, "4x160": cell}}}
-    section = bench_embed.grid_markdown(grid)
+    section = embed_report.grid_markdown(grid)
     assert section.startswith(heading) and "| 4 **configured** | 160 | 0.750 | 0.500 | b 0.500 | 9.0 |" in section
-    assert bench_embed.grid_markdown(None) == ""
+    assert embed_report.grid_markdown(None) == ""
 
 
 def test_quality_benchmark_runs_every_set_and_method_on_real_clips(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SESSION_DIR
-from tests.mongod import MongodServer
+from fiftyone_videorec.private_mongod import MongodServer
 
 VIDEOREC = [sys.executable, "-m", "fiftyone_videorec"]
 

@@ -6,8 +6,8 @@ import pytest
 import cv2
 
 from fiftyone_videorec.data.video_files import ffmpeg_convert, moving_square_frames, write_video
-from fiftyone_videorec.frames import (DecodeError, count_frames, jpeg_decode_flag, read_clip, read_clips,
-                                      read_decoded, read_frames, read_jpeg_packets, step_for_rate)
+from fiftyone_videorec.frames import (DecodeError, count_frames, jpeg_decode_flag, letterbox, read_clip, read_clips,
+                                      read_frames, step_for_rate)
 
 
 def _frames_with_index_brightness(n, size=(48, 32)):
@@ -35,11 +35,11 @@ def test_read_clip_samples_every_step_from_start(counting_video):
 
 
 def test_short_video_repeats_last_frame(counting_video):
-    assert _frame_ids(read_clip(counting_video, 5, 6, 32, start=0)) == [0, 6, 12, 18, 18]
+    assert _frame_ids(read_clip(counting_video, n_frames=5, frame_step=6, image_size=32, start=0)) == [0, 6, 12, 18, 18]
 
 
 def test_letterbox_keeps_aspect_with_black_padding(counting_video):
-    clip = read_clip(counting_video, 1, 1, 48, start=5)
+    clip = read_clip(counting_video, n_frames=1, frame_step=1, image_size=48, start=5)
     # 48x32 source into 48x48: 8 black rows above and below
     assert clip[0, :8].max() == 0 and clip[0, -8:].max() == 0 and clip[0, 24, 24].mean() > 40
 
@@ -77,7 +77,7 @@ def test_clips_span_the_same_seconds_at_any_frame_rate(tmp_path):
 
 def test_rgb_order(tmp_path):
     blue_bgr = [np.tile(np.array([255, 0, 0], np.uint8), (32, 32, 1))] * 3
-    clip = read_clip(write_video(tmp_path / "b.avi", blue_bgr), 1, 1, 32)
+    clip = read_clip(write_video(tmp_path / "b.avi", blue_bgr), n_frames=1, frame_step=1, image_size=32)
     r, g, b = clip[0, 16, 16]
     assert b > 200 and r < 50
 
@@ -88,27 +88,54 @@ def test_undecodable_file_raises_decode_error_with_path_and_reason(tmp_path, con
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(DecodeError) as err:
-        read_clip(path, 4, 2, 32)
+        read_clip(path, n_frames=4, frame_step=2, image_size=32)
     assert err.value.path == str(path) and err.value.reason
     assert "\n" not in str(err.value)
+
+
+def _ffmpeg_frames(path, wanted, size):
+    """The reference decode: every frame by OpenCV's FFmpeg backend, the ``wanted`` ones letterboxed."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while (frame := cap.read()[1]) is not None:
+        frames.append(frame)
+    cap.release()
+    return np.stack([letterbox(frames[i], size) for i in wanted])
+
+
+def _libjpeg_frames(path, wanted, size):
+    """The ``wanted`` raw packets decoded by libjpeg at the DCT scale ``jpeg_decode_flag`` picks, letterboxed;
+    None when libjpeg rejects one."""
+    cap = cv2.VideoCapture(str(path))
+    flag = jpeg_decode_flag(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), size)
+    assert cap.set(cv2.CAP_PROP_FORMAT, -1)  # raw packets instead of decoded frames
+    packets = []
+    while (packet := cap.read()[1]) is not None:
+        packets.append(packet)
+    cap.release()
+    try:
+        frames = [cv2.imdecode(packets[i], flag) for i in wanted]
+    except cv2.error:
+        return None
+    return None if any(f is None for f in frames) else np.stack([letterbox(f, size) for f in frames])
 
 
 def test_motion_jpeg_decodes_only_wanted_packets_close_to_ffmpeg(tmp_path):
     path = write_video(tmp_path / "mjpg.avi", moving_square_frames(30, size=(320, 240), dx=7), fourcc="MJPG")
     wanted = [0, 7, 29]
-    packets = read_jpeg_packets(path, wanted, 32)
-    decoded = read_decoded(path, wanted, 32)
-    assert packets is not None and sorted(packets) == sorted(decoded) == wanted
-    for i in wanted:  # libjpeg at 1/4 scale vs FFmpeg at full size: the same picture, resampled apart
-        assert np.abs(packets[i].astype(int) - decoded[i]).mean() < 4
-    assert np.array_equal(read_frames(path, wanted, 32), np.stack([packets[i] for i in wanted]))
+    frames = read_frames(path, wanted, image_size=32)
+    # the product's reader decodes the packets themselves, by libjpeg at 1/4 scale...
+    assert np.array_equal(frames, _libjpeg_frames(path, wanted, size=32))
+    # ...and gets the picture FFmpeg's full-size decode gives, resampled apart
+    reference = _ffmpeg_frames(path, wanted, size=32)
+    assert all(np.abs(frames[i].astype(int) - reference[i]).mean() < 4 for i in range(len(wanted)))
 
 
 def test_jpeg_packet_reader_declines_other_codecs(tmp_path):
     mp4v = write_video(tmp_path / "a.mp4", moving_square_frames(6), fourcc="mp4v")
     h264 = ffmpeg_convert(mp4v, tmp_path / "b.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p")
-    assert read_jpeg_packets(mp4v, [0, 3], 32) is None and read_jpeg_packets(h264, [0, 3], 32) is None
-    assert read_frames(h264, [0, 3], 32).shape == (2, 32, 32, 3)
+    for path in (mp4v, h264):  # FFmpeg's decoder, frame for frame
+        assert np.array_equal(read_frames(path, [0, 3], image_size=32), _ffmpeg_frames(path, [0, 3], size=32))
 
 
 @pytest.mark.parametrize("width,height,size,flag", [
@@ -123,5 +150,5 @@ def test_motion_jpeg_packets_libjpeg_rejects_fall_back_to_ffmpeg(tmp_path):
     data = path.read_bytes()
     assert data.count(b"\xff\xd8\xff") == 6  # one JPEG start-of-image marker per frame
     path.write_bytes(data.replace(b"\xff\xd8\xff", b"\x00\x00\x00"))  # FFmpeg tolerates this, libjpeg does not
-    assert read_jpeg_packets(path, [0, 3], 32) is None
-    assert np.array_equal(read_frames(path, [0, 3], 32), np.stack(list(read_decoded(path, [0, 3], 32).values())))
+    assert _libjpeg_frames(path, [0, 3], size=32) is None
+    assert np.array_equal(read_frames(path, [0, 3], image_size=32), _ffmpeg_frames(path, [0, 3], size=32))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from fiftyone_videorec.data.video_files import moving_square_frames, write_video
-from tests.mongod import free_port  # noqa: F401  (re-exported for the data tests)
+from fiftyone_videorec.private_mongod import free_port  # noqa: F401  (re-exported for the data tests)
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

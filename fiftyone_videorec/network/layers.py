@@ -14,7 +14,7 @@ NORMS = ("layer", "batch")
 
 
 def normalization(kind: str = "layer") -> layers.Layer:
-    """The residual blocks' normalisation: the seed's per-position ``layer`` norm or ``batch`` norm.
+    """The residual blocks' normalisation: the tutorial's per-position ``layer`` norm or ``batch`` norm.
 
     Per-position LayerNorm scales every pixel's channels to unit variance, so a plain background
     weighs as much as the moving object once pooled; BatchNorm keeps the contrast.
@@ -51,7 +51,10 @@ class Conv2Plus1D(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ResidualMain(layers.Layer):
-    """Conv2Plus1D → norm → ReLU → Conv2Plus1D → norm: the residual branch (norm: LayerNorm in the seed)."""
+    """Conv2Plus1D → norm → ReLU → Conv2Plus1D → norm: the residual branch.
+
+    ``norm``: ``layer`` (LayerNorm) in the tutorial's network, ``batch`` in the ``fast`` and ``motion`` presets.
+    """
 
     def __init__(self, filters: int, kernel_size, norm: str = "layer", **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +73,7 @@ class ResidualMain(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Project(layers.Layer):
-    """Dense + norm (LayerNorm in the seed): maps the shortcut to the branch's channel count."""
+    """Dense + norm (LayerNorm in the tutorial's network): maps the shortcut to the branch's channel count."""
 
     def __init__(self, units: int, norm: str = "layer", **kwargs):
         super().__init__(**kwargs)

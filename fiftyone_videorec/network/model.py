@@ -1,7 +1,7 @@
 """Building, saving and loading the (2+1)D ResNet; the presets that size it.
 
-``tutorial`` is the seed's network exactly (TensorFlow's "video classification" tutorial:
-443,322 parameters for 10 classes, 128-d embedding). ``fast`` (the default) is the same family
+``tutorial`` is the network of TensorFlow's video classification tutorial, exactly (443,322
+parameters for 10 classes, 128-d embedding). ``fast`` (the default) is the same family
 at a smaller input, 8 frames at 64x64 (about 12x fewer input voxels than 10 x 224²), with two
 stems: one sees the frames (what a scene looks like), one their differences (what moves), each
 with its own BatchNorm, concatenated before BatchNorm residual blocks. Its clips are sampled in
@@ -10,82 +10,12 @@ is scaled to each video's own rate, so a 30 fps recording or a 12.5 fps copy giv
 span the same seconds. Training uses random crops (one box per clip), at least ``min_steps``
 optimizer steps and a time limit. A ``fast`` model's vectors also join the frozen ImageNet
 frame features of :mod:`backbone`, weighted on the run's validation clips (:mod:`fusion`);
-the network itself is trained as before. ``motion`` is an earlier default (differences only, 32 px):
+the network itself trains without them. ``motion`` is an earlier default (differences only, 32 px):
 best on motion made of synthetic shapes, blind to appearance. ``tiny`` exists for tests.
 
-How the default was chosen (``benchmarks/quality.md`` has the final test numbers). Validation
-precision@5 (test vs train, 3 clips averaged) of each candidate on the suite's sets; the
-real across-recordings set has no validation split (its first fold's test P@5 was seen too):
-
-| candidate | synthetic | motion families | same recording | across recordings (test) |
-|---|---|---|---|---|
-| ``motion`` (differences, 32 px) | 0.990 | 0.380 | 0.875 | 0.300 |
-| frames + differences in one stem, 64 px, crops | 0.870 | – | 0.988 | 0.500 |
-| two stems, 64 px, crops, 40 epochs | 0.976 | 0.410 | 1.000 | 0.692 |
-| the same, up to 150 epochs on small sets | – | 0.495 | – | – |
-
-Rejected: ``motion`` (P@5 0.68 on the same recording later in time, below an 8x8 thumbnail's
-0.81; chance across recordings); one stem for frames and differences (the frames swamp the
-small differences: 0.87 on the synthetic set); 32 px frames + differences (0.85 test on the
-same-recording set vs 0.91 at 64 px). Kept from before: BatchNorm in the blocks (per-position
-LayerNorm stays at chance on the synthetic set: 0.08 after 12 epochs) and 3 averaged clips.
-
-A first test run showed the two-stem network behind the ``tutorial`` one on the first
-across-recordings fold (0.52 vs 0.73) and behind its untrained shape on altered copies (P@1 0.89
-vs 0.99). Its misses on the copies were the half-frame-rate ones (7 of 12: their clips spanned
-twice the time) and cropped borders (5). Then, on the second across-recordings fold (other
-groups held out), which served as validation:
-
-| candidate, across recordings fold 2 | P@5 |
-|---|---|
-| two stems, 64 px, sampled in frames | 0.875 |
-| the same, sampled in time (adopted) | **0.917** |
-| 96 px input (441 s of training) | 0.675 |
-| the frames stem only | 0.625 |
-| learning rate 3e-4 instead of 1e-3 | 0.592 |
-| ``tutorial``, the same training time | 0.508 |
-| untrained network of the default's shape | 0.617 |
-| + an 8x8 mean-frame colour layout concatenated (weight 0.25) | 0.625 |
-
-Rejected: the colour layout beside the learned vector (it fixes copies, P@1 0.89 -> 0.96 on the
-first fold's model, but costs 0.25 across recordings); pooling blocks 2-4 together (first fold:
-0.53 -> 0.63 across recordings, but 0.50 -> 0.39 on motion families); a larger input and a lower
-learning rate. Sampling in time alone took the first fold's model from P@1 0.89 to 0.97 on the
-copies without retraining. Not solved: the motion-families set (12 training clips per class,
-random appearance) stays between 0.5 and 0.6 for every candidate.
-
-The test run after these choices (``benchmarks/quality.md``, P@5): synthetic 0.994, motion
-families 0.605, same recording 0.897, across recordings 0.804 (mean of both folds; ``tutorial``
-0.621, thumbnail 0.208); copies P@1 0.964, its 4 misses all cropped borders, where an untrained
-network and a thumbnail reach 0.991.
-
-After the test run, validation splits only. On motion families, 67 % of the wrong top-5
-neighbours (110 of 164, val and test queries) are the mirror of the right class: clockwise for
-anticlockwise, zoom in for out, left for right. The network finds the family but not the
-direction. Measured by hand, motion-families validation P@5 (the test run's model: 0.595):
-
-| candidate | motion families | elsewhere |
-|---|---|---|
-| colour-blind direction cues beside the differences (``-It*Ix``, ``-It*Iy`` of a blurred pair) | 0.465 | – |
-| initialised from the synthetic set's trained network | 0.550 | same recording 0.956 |
-| a self-supervised head: was the clip reversed, mirrored (half of each) | 0.320 | its loop without: 0.500 |
-| the same, a quarter reversed, no mirroring | 0.495 | its loop without: 0.500 |
-| 1, 5 or 8 clips averaged instead of 3 (no retraining) | 0.565-0.590 | copies P@1 0.946-0.973 |
-| a centre crop's vector averaged in (no retraining) | 0.600 | across recordings 0.825 -> 0.658 |
-| block 2's pooled vector beside block 4's (no retraining) | 0.455 | synthetic 0.986 -> 0.932 |
-| dense optical flow (Farneback) on a 4x4 grid, divergence, curl; no network | 0.365 | – |
-
-Sampling and inputs through ``python scripts/benchmark.py candidates`` (several seeds per
-candidate; ``benchmarks/candidates.md``). The control, the default unchanged, scored 0.390 and
-0.430 with seeds 42 and 43; seed 42 gave 0.595 when the test run trained it and 0.480 another
-time (parallel threads make runs differ): one configuration spans 0.39-0.60. The same-recording
-validation split cannot separate candidates (1.000 for every sampling). Frames 3 apart instead of 5: 0.445; 10 apart: 0.483 (across
-recordings 0.742, the control 0.633 here and 0.817 in the test run), rejected as well because its
-2.8 s clips outrun short videos, which then repeat their last frame; differences only: 0.417
-(same recording 0.856, the control 1.000).
-
-Not solved: with 12 training clips per class and appearance drawn at random, no candidate
-leaves the band that seeds alone span, so the default is unchanged.
+How the default was chosen, with the validation numbers of every candidate tried and why the
+others were rejected: ``benchmarks/candidates.md``; the default's test numbers:
+``benchmarks/quality.md``.
 """
 
 from __future__ import annotations
@@ -101,7 +31,7 @@ from .. import config
 from ..errors import VideorecError
 from .layers import Conv2Plus1D, FrameDifference, ResidualBlock, ResizeVideo
 
-from ..embedding.model_folder import METADATA_FILE, MODEL_FILE, SAMPLING  # noqa: F401 (one place for the file names)
+from ..embedding.model_folder import METADATA_FILE, MODEL_FILE, Sampling  # noqa: F401 (one place for the file names)
 
 
 @dataclass(frozen=True)
@@ -208,7 +138,7 @@ def save_trained(folder, classifier: keras.Model, metadata: dict) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     preset = get_preset(metadata["preset"])
-    meta = {**{k: v for k, v in asdict(preset).items() if k in SAMPLING},
+    meta = {**Sampling.from_metadata(asdict(preset)).as_dict(),
             "embedding_dim": int(classifier.get_layer("embedding").output.shape[-1]), **metadata}
     tmp = folder / (MODEL_FILE + ".tmp.keras")
     classifier.save(tmp)
