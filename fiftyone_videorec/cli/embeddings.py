@@ -65,7 +65,8 @@ def _add_field_and_brain_key(p, brain_key: str) -> None:
 def _cmd_embed(args) -> int:
     if args.shards is not None:
         return _queue_shards(args)
-    from ..embedding.embedder import embed_dataset, load_model
+    from ..embedding.embedder import load_model
+    from ..embedding.run import embed_dataset
 
     model = load_model(args.model, clips=args.clips, batch_size=args.batch_size)  # a bad model fails first
     dataset = open_dataset(args.dataset)
