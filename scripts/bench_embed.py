@@ -156,7 +156,7 @@ def throughput(work: Path, count: int, rounds: int) -> dict:
     motion, fused = _model_dir(work, "fast"), _model_dir(work, "fast", fused=True)  # loading is not throughput
     models = {"ours": load_model(motion), "pretrained": load_model("pretrained"), "fused": load_model(fused),
               "ours_one": load_model(motion, clips=1)}
-    seed_net = load_model(_model_dir(work, "tutorial"))._network
+    seed_net = load_model(_model_dir(work, "tutorial")).motion.network
     out = {"clips": count, "rounds": rounds, "clip_shape": "150 frames 320x240", "default_clips_per_video": config.DEFAULT_CLIPS,
            "fused_weight": models["fused"].appearance_weight,
            "appearance_frames_x_size": list(models["pretrained"].frame_spec),

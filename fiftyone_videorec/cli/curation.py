@@ -58,15 +58,10 @@ def _cmd_tag(args) -> int:
                           force=args.force, progress=print_progress())
     print_skipped(summary.failed)
     counts = tag_counts(dataset, args.field)
-    if args.json:
-        print_json(args, {"tagged": summary.tagged, "already": summary.already, "failed": summary.failed,
-                          "counts": counts})
-        return 0
-    print(f"tagged {summary.tagged} videos ({summary.already} already tagged, {len(summary.failed)} failed) "
-          f"into '{args.field}'")
-    if counts:
-        print("most frequent: " + ", ".join(f"{name} ({n})" for name, n in list(counts.items())[:10]))
-    return 0
+    return _report(args, {"tagged": summary.tagged, "already": summary.already, "failed": summary.failed,
+                          "counts": counts},
+                   f"tagged {summary.tagged} videos ({summary.already} already tagged, {len(summary.failed)} failed) "
+                   f"into '{args.field}'", "most frequent", dict(list(counts.items())[:10]))
 
 
 def _cmd_predict(args) -> int:
@@ -90,14 +85,21 @@ def _cmd_predict(args) -> int:
     print_skipped(summary.failed)
     counts = {label: n for label, n in sorted(dataset.count_values(f"{args.field}.label").items(),
                                               key=lambda kv: (-kv[1], str(kv[0]))) if label is not None}
+    return _report(args, {"predicted": summary.predicted, "already": summary.already, "failed": summary.failed,
+                          "counts": counts},
+                   f"predicted {summary.predicted} of {summary.predicted + len(summary.failed)} samples into "
+                   f"{args.field!r} ({summary.already} already had a prediction from this model)",
+                   "predicted classes", counts)
+
+
+def _report(args, payload: dict, summary_line: str, counts_title: str, counts: dict) -> int:
+    """Print ``payload`` as JSON with ``--json``, else the summary line and the most frequent labels."""
     if args.json:
-        print_json(args, {"predicted": summary.predicted, "already": summary.already, "failed": summary.failed,
-                          "counts": counts})
+        print_json(args, payload)
         return 0
-    print(f"predicted {summary.predicted} of {summary.predicted + len(summary.failed)} samples into {args.field!r} "
-          f"({summary.already} already had a prediction from this model)")
+    print(summary_line)
     if counts:
-        print("predicted classes: " + ", ".join(f"{label} ({n})" for label, n in counts.items()))
+        print(f"{counts_title}: " + ", ".join(f"{label} ({n})" for label, n in counts.items()))
     return 0
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .. import config
-from ..errors import VideorecError
+from ..errors import VideorecError, one_line_reason
 from ..progress import ProgressFn, report
 from ..search.index import dataset_of
 
@@ -107,7 +107,7 @@ def compute_copy_descriptors(dataset_or_view, field: str = config.DUPLICATE_DESC
         try:
             done[sample_id] = describer.describe(path)
         except (VideorecError, OSError, ValueError) as e:  # an unreadable file, never fatal to the others
-            summary.failed[sample_id] = str(getattr(e, "reason", None) or e).splitlines()[0]
+            summary.failed[sample_id] = one_line_reason(e)
             done[sample_id] = None  # no stale descriptor of an older recipe stays behind
         if len(done) >= WRITE_BATCH or i == len(ids) - 1:
             dataset.set_values(field, done, key_field="id")

@@ -15,14 +15,15 @@ reason and tried again next time.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .. import config
-from ..errors import VideorecError
+from ..embedding.run import SampleRunSummary
+from ..errors import VideorecError, one_line_reason
 from ..fields import prepare_label_field
 from ..progress import ProgressFn, report
 from ..search.index import dataset_of
@@ -67,13 +68,10 @@ def top_classes(probabilities: np.ndarray, top: int = config.TAG_TOP,
 
 
 @dataclass
-class TagSummary:
+class TagSummary(SampleRunSummary):
     """How many samples were tagged now, how many kept their tags, and why the others failed."""
 
-    field: str
     tagged: int = 0
-    already: int = 0
-    failed: dict = field(default_factory=dict)
 
 
 def check_settings(top: int, min_confidence: float) -> None:
@@ -126,7 +124,7 @@ def tag_dataset(dataset_or_view, field: str = config.IMAGENET_FIELD, top: int = 
             try:
                 batch.append((sample_id, read_views(path, frame_spec=(config.TAG_FRAMES, config.TAG_SIZE)).frames))
             except Exception as e:  # noqa: BLE001 (any decode failure is that sample's, never fatal to the others)
-                summary.failed[sample_id] = str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
+                summary.failed[sample_id] = one_line_reason(e)
                 done[sample_id] = None
         if batch:
             probabilities = frame_probabilities(network, np.concatenate([frames for _, frames in batch]))

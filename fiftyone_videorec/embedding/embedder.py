@@ -64,7 +64,6 @@ class VideoEmbeddingModel(fom.Model, fom.EmbeddingsMixin):
         if self.metadata.get("kind") != PRETRAINED:
             self.motion = MotionStream(self.model_dir)
             self.metadata = self.motion.metadata
-        self._network = self.motion.network if self.motion else None  # the bare Keras model, which benchmarks time
         self.sampling = Sampling.from_metadata(self.metadata)
         self.class_names = list(self.metadata.get("class_names") or [])
         self.appearance_weight = appearance_weight(self.metadata)

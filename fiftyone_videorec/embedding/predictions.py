@@ -10,24 +10,22 @@ A model with no classifier of the user's labels (the built-in ``pretrained``) sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import config
 from ..fields import prepare_label_field
 from ..progress import ProgressFn, report
 from ..search.index import dataset_of
+from .run import SampleRunSummary
 
 __all__ = ["PredictSummary", "predict_dataset"]
 
 
 @dataclass
-class PredictSummary:
+class PredictSummary(SampleRunSummary):
     """How many samples got a prediction, how many had one already, why the others failed (id -> reason)."""
 
-    field: str
     predicted: int = 0
-    already: int = 0
-    failed: dict = field(default_factory=dict)
 
 
 def predict_dataset(dataset_or_view, model, field: str = config.PREDICTION_FIELD, batch_size: int | None = None,

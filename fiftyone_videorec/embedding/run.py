@@ -24,7 +24,7 @@ from itertools import islice
 import numpy as np
 
 from .. import config
-from ..errors import VideorecError
+from ..errors import VideorecError, one_line_reason
 from ..fields import check_vector_field, fingerprint_field, record_model
 from ..progress import ProgressFn, report
 from ..search.index import dataset_of
@@ -34,13 +34,22 @@ WRITE_BATCH = 64  # samples per database write
 
 
 @dataclass
-class EmbedSummary:
-    """How many samples were embedded, how many were already done, why the others failed (id -> reason)."""
+class SampleRunSummary:
+    """What a per-sample run wrote into ``field``: how many samples were done already, why others failed (id -> reason).
+
+    Embedding, predictions and tags each add the count of samples they wrote now.
+    """
 
     field: str
-    embedded: int
-    failed: dict = field(default_factory=dict)
     already: int = 0
+    failed: dict = field(default_factory=dict)
+
+
+@dataclass
+class EmbedSummary(SampleRunSummary):
+    """How many samples were embedded, how many were already done, why the others failed (id -> reason)."""
+
+    embedded: int = 0
 
     @property
     def plan(self) -> str:
@@ -95,7 +104,7 @@ def read_or_reason(read: Callable, *args) -> tuple[object | None, str | None]:
     try:
         return read(*args), None
     except Exception as e:  # noqa: BLE001 (any decode failure is recorded for that sample)
-        return None, str(getattr(e, "reason", None) or e).splitlines()[0] or type(e).__name__
+        return None, one_line_reason(e)
 
 
 def _prefetch(pool: ThreadPoolExecutor, fn, items, ahead: int):

@@ -28,7 +28,7 @@ import keras
 from keras import layers
 
 from .. import config
-from ..errors import VideorecError
+from ..errors import VideorecError, one_line_reason
 from .layers import Conv2Plus1D, FrameDifference, ResidualBlock, ResizeVideo
 
 from ..embedding.model_folder import METADATA_FILE, MODEL_FILE, Sampling  # noqa: F401 (one place for the file names)
@@ -157,5 +157,5 @@ def load_trained(folder) -> TrainedModel:
         metadata = json.loads(meta_path.read_text())
         classifier = keras.models.load_model(model_path)
     except Exception as e:  # a corrupt file: say which and why on one line
-        raise VideorecError(f"could not load model from {folder}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise VideorecError(f"could not load model from {folder}: {one_line_reason(e)}") from None
     return TrainedModel(classifier, embedder_of(classifier), metadata)

@@ -198,26 +198,13 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     dataset_name = dataset_name_of(dataset)
     out_dir = Path(out_dir)
     _check_writable(out_dir)
-    splits = {name: _split(dataset, tag) for name, tag in (("train", train_tag), ("val", val_tag), ("test", test_tag))}
-    if not splits["train"][0]:
-        raise VideorecError(f"dataset {dataset_name!r} has no labelled samples tagged {train_tag!r}")
-    class_names = sorted(set(splits["train"][1]))
-    if len(class_names) < 2:
-        raise VideorecError(f"dataset {dataset_name!r} has only one class in {train_tag!r} ({class_names[0]}); need two or more")
+    tags = {"train": train_tag, "val": val_tag, "test": test_tag}
+    splits, class_names = _labelled_splits(dataset, dataset_name, tags)
 
     keras.utils.set_random_seed(seed)
     device = _use_accelerator()
     cache = FrameCache(p)
-    loaded, skipped = cache.load_splits(splits, scaled(progress, 0.0, 0.2))
-    missing = sorted(set(class_names) - set(loaded["train"][1]))
-    if missing:
-        raise VideorecError(f"class {missing[0]!r} has no decodable clip in {train_tag!r} (e.g. {next(iter(skipped.values()), '?')})")
-    index = {name: i for i, name in enumerate(class_names)}
-    arrays, kept_paths = {}, {}  # split -> (cached frames, class indices); clips of classes unseen in train are left out
-    for name, (frames, labels, paths) in loaded.items():
-        keep = [i for i, label in enumerate(labels) if label in index]
-        arrays[name] = ([frames[i] for i in keep], np.array([index[labels[i]] for i in keep], np.int32))
-        kept_paths[name] = [paths[i] for i in keep]
+    arrays, kept_paths, skipped = _cached_arrays(cache, splits, class_names, train_tag, progress)
 
     ckpt = out_dir / CHECKPOINT_DIR
     steps = math.ceil(len(arrays["train"][0]) / batch_size)
@@ -230,22 +217,9 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
                  "best_loss": float("inf"), "best_epoch": 0, "wait": 0, "stopped_early": False, "train_seconds": 0.0}
         classifier, _ = build_model(p.name, len(class_names))
         _compile(classifier, p, epochs * steps)
-    train_ds = clip_dataset(*arrays["train"], p, batch_size, True, seed + state["epoch"])
-    val_ds = clip_dataset(*arrays["val"], p, batch_size, False, seed) if arrays["val"][0] else None
-    watched = f"val loss ({len(arrays['val'][0])} clips tagged {val_tag!r})" if val_ds is not None else \
-        f"training loss (no clips tagged {val_tag!r})"
-    if val_ds is None:
-        logger.warning("no clips tagged %r: early stopping watches the training loss", val_tag)
     time_limit = p.time_limit_s if time_limit is None else time_limit
-    started = time.perf_counter()
-    if state["epoch"] < epochs and not state["stopped_early"]:
-        classifier.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=0, shuffle=False,
-                       callbacks=_callbacks(ckpt, state, epochs, steps, progress, time_limit,
-                                            "val_loss" if val_ds is not None else "loss"))
-    state["train_seconds"] += time.perf_counter() - started
-    (ckpt / "state.json").write_text(json.dumps(state))
-    if (ckpt / "best.weights.h5").is_file():
-        classifier.load_weights(ckpt / "best.weights.h5")
+    watched = _fit(classifier, state, arrays, p, batch_size=batch_size, seed=seed, epochs=epochs, ckpt=ckpt,
+                   progress=progress, time_limit=time_limit, val_tag=val_tag)
 
     report(progress, 0.92, "evaluating on the test split")
     metrics = evaluate_and_plot(classifier, arrays, p, class_names, state["history"], out_dir)
@@ -254,13 +228,9 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
         appearance, fused_metrics = fit_weight(classifier, arrays, kept_paths, p, appearance)
         metrics.update(fused_metrics)
     metadata = {
-        "preset": p.name, "class_names": class_names, "dataset": dataset_name,
-        "tags": {"train": train_tag, "val": val_tag, "test": test_tag},
-        "epochs_requested": epochs, "epochs_trained": state["epoch"], "best_epoch": state["best_epoch"],
-        "stopped_early": state["stopped_early"], "early_stopping_on": watched, "time_limit_s": time_limit,
-        "stopped_by_time_limit": bool(state.get("stopped_by_time_limit")), "batch_size": batch_size, "seed": seed, "device": device,
-        "train_seconds": round(state["train_seconds"], 2),
-        "seconds_per_epoch": round(state["train_seconds"] / max(1, state["epoch"]), 2),
+        "preset": p.name, "class_names": class_names, "dataset": dataset_name, "tags": tags,
+        "epochs_requested": epochs, "early_stopping_on": watched, "time_limit_s": time_limit,
+        **_run_record(state), "batch_size": batch_size, "seed": seed, "device": device,
         "clips": {k: len(v[0]) for k, v in arrays.items()}, "skipped": skipped,
         "cache": {"decoded": cache.decoded, "hits": cache.hits}, "metrics": metrics, "versions": _versions(),
     }
@@ -271,6 +241,68 @@ def train(dataset, out_dir, preset: str = config.DEFAULT_PRESET, epochs: int | N
     report(progress, 1.0, f"trained {p.name}: test accuracy {metrics.get('test_accuracy', float('nan')):.2f}")
     return TrainResult(out_dir, json.loads((out_dir / METADATA_FILE).read_text()), state["history"],
                        skipped, dict(metadata["cache"]))
+
+
+def _labelled_splits(dataset, dataset_name: str, tags: dict) -> tuple[dict, list[str]]:
+    """Return ``({split: (file paths, labels)}, class names)``; one-line errors without two training classes."""
+    splits = {name: _split(dataset, tag) for name, tag in tags.items()}
+    if not splits["train"][0]:
+        raise VideorecError(f"dataset {dataset_name!r} has no labelled samples tagged {tags['train']!r}")
+    class_names = sorted(set(splits["train"][1]))
+    if len(class_names) < 2:
+        raise VideorecError(f"dataset {dataset_name!r} has only one class in {tags['train']!r} ({class_names[0]}); "
+                            "need two or more")
+    return splits, class_names
+
+
+def _cached_arrays(cache: FrameCache, splits: dict, class_names: list[str], train_tag: str,
+                   progress: ProgressFn | None) -> tuple[dict, dict, dict]:
+    """Return ``(arrays, paths, skipped)``: per split the cached frames and class indices, and their files.
+
+    Clips of classes unseen in training are left out; undecodable clips are in ``skipped`` with a reason.
+    """
+    loaded, skipped = cache.load_splits(splits, scaled(progress, 0.0, 0.2))
+    missing = sorted(set(class_names) - set(loaded["train"][1]))
+    if missing:
+        raise VideorecError(f"class {missing[0]!r} has no decodable clip in {train_tag!r} "
+                            f"(e.g. {next(iter(skipped.values()), '?')})")
+    index = {name: i for i, name in enumerate(class_names)}
+    arrays, kept_paths = {}, {}
+    for name, (frames, labels, paths) in loaded.items():
+        keep = [i for i, label in enumerate(labels) if label in index]
+        arrays[name] = ([frames[i] for i in keep], np.array([index[labels[i]] for i in keep], np.int32))
+        kept_paths[name] = [paths[i] for i in keep]
+    return arrays, kept_paths, skipped
+
+
+def _fit(classifier, state: dict, arrays: dict, p: Preset, *, batch_size: int, seed: int, epochs: int, ckpt: Path,
+         progress: ProgressFn | None, time_limit: float, val_tag: str) -> str:
+    """Train from ``state["epoch"]`` on, keep the best weights in ``classifier``; return what early stopping watched."""
+    train_ds = clip_dataset(*arrays["train"], p, batch_size, training=True, seed=seed + state["epoch"])
+    val_ds = clip_dataset(*arrays["val"], p, batch_size, training=False, seed=seed) if arrays["val"][0] else None
+    if val_ds is None:
+        logger.warning("no clips tagged %r: early stopping watches the training loss", val_tag)
+    steps = math.ceil(len(arrays["train"][0]) / batch_size)
+    started = time.perf_counter()
+    if state["epoch"] < epochs and not state["stopped_early"]:
+        classifier.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=0,
+                       shuffle=False, callbacks=_callbacks(ckpt, state, epochs, steps, progress, time_limit,
+                                                          "val_loss" if val_ds is not None else "loss"))
+    state["train_seconds"] += time.perf_counter() - started
+    (ckpt / "state.json").write_text(json.dumps(state))
+    if (ckpt / "best.weights.h5").is_file():
+        classifier.load_weights(ckpt / "best.weights.h5")
+    if val_ds is not None:
+        return f"val loss ({len(arrays['val'][0])} clips tagged {val_tag!r})"
+    return f"training loss (no clips tagged {val_tag!r})"
+
+
+def _run_record(state: dict) -> dict:
+    """The metadata's account of the run: epochs, why it stopped, seconds."""
+    return {"epochs_trained": state["epoch"], "best_epoch": state["best_epoch"], "stopped_early": state["stopped_early"],
+            "stopped_by_time_limit": bool(state.get("stopped_by_time_limit")),
+            "train_seconds": round(state["train_seconds"], 2),
+            "seconds_per_epoch": round(state["train_seconds"] / max(1, state["epoch"]), 2)}
 
 
 def _versions() -> dict:
