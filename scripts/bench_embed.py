@@ -38,14 +38,14 @@ def _model_dir(root: Path, preset: str, fused: bool = False) -> Path:
     from fiftyone_videorec import config
     from fiftyone_videorec.network.backbone import NAME
     from fiftyone_videorec.network.model import build_model, save_trained
-    from fiftyone_videorec.embedding.model_folder import read_metadata
+    from fiftyone_videorec.embedding.model_folder import is_model_folder, read_metadata
 
     out = root / (f"{preset}-fused" if fused else preset)
     metadata = {"preset": preset, "class_names": [str(i) for i in range(10)]}
     if fused:  # the default weight; training may choose another, which costs the same
         metadata["appearance"] = {"frames": config.APPEARANCE_FRAMES, "image_size": config.APPEARANCE_SIZE,
                                   "weight": config.APPEARANCE_WEIGHT, "backbone": NAME}
-    if not (out / "metadata.json").is_file() or read_metadata(out).get("appearance") != metadata.get("appearance"):
+    if not is_model_folder(out) or read_metadata(out).get("appearance") != metadata.get("appearance"):
         classifier, _ = build_model(preset, num_classes=10)
         save_trained(out, classifier, metadata)
     return out

@@ -203,17 +203,18 @@ def _trained(work: Path, quick: bool, time_limit: float) -> Path:
     from fiftyone_videorec import config
     from fiftyone_videorec.network.backbone import NAME
     from fiftyone_videorec.data.synthetic import load_synthetic
+    from fiftyone_videorec.embedding.model_folder import is_model_folder
     from fiftyone_videorec.network.model import build_model, save_trained
     from fiftyone_videorec.network.training import train
 
     out = work / ("model-tiny-untrained-fused" if quick else "model-fast-fused")
-    if quick and not (out / "metadata.json").is_file():
+    if quick and not is_model_folder(out):
         classifier, _ = build_model("tiny", num_classes=4)
         save_trained(out, classifier, {"preset": "tiny", "class_names": list("abcd"), "epochs_trained": 0,
                                        "appearance": {"frames": config.APPEARANCE_FRAMES, "backbone": NAME,
                                                       "image_size": config.APPEARANCE_SIZE,
                                                       "weight": config.APPEARANCE_WEIGHT}})
-    elif not (out / "metadata.json").is_file():
+    elif not is_model_folder(out):
         dataset = load_synthetic(f"{BENCH}-train", overwrite=True, show_bar=False)
         train(dataset.name, out, preset=config.DEFAULT_PRESET, time_limit=time_limit)
     return out
