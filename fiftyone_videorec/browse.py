@@ -50,7 +50,9 @@ def media_url(path) -> str:
 
 def missing_step(dataset, brain_key: str = config.BRAIN_KEY) -> str | None:
     """Return what must run before clips can be recommended: "embeddings", "index", or None when ready."""
-    if brain_key in dataset.list_brain_runs():
+    from .search.index import has_index
+
+    if has_index(dataset, brain_key):
         return None
     return "index" if dataset.has_field(config.EMBEDDINGS_FIELD) and len(dataset.exists(config.EMBEDDINGS_FIELD)) \
         else "embeddings"

@@ -41,16 +41,16 @@ def _throughput_md(t: dict, batch: int) -> str:
     return (f"## Throughput ({t['clips']} clips of {t['clip_shape']}, the same clips in {len(formats)} formats; model "
             f"load and warm-up excluded)\n\nEvery column was measured in this one run on the same clips, in {t['rounds']} "
             f"interleaved rounds (each method on each slice of {t['clips'] // t['rounds']} clips in turn, the order "
-            f"reversed every other round), so changes of load from other jobs hit every column alike. seed: per-frame "
+            f"reversed every other round), so changes of load from other jobs hit every column alike. tutorial: per-frame "
             f"cv2 seek + resize to 224², tutorial network, batch 8. The others run `embed_samples` (what `embed_dataset`, "
             f"the CLI and the operators run: frames read forward (Motion-JPEG: only the wanted packets, decoded at reduced "
             f"size) in a thread pool ahead of the network, batch {batch}):\n\n"
             + models.replace("default clips", f"{t['default_clips_per_video']} clips")
             + f"\nImageNet stream: {frames} frames per video, centre square at {size} px; fused vector "
             f"`[sqrt(w) * appearance, sqrt(1 - w) * motion]`, w = {t['fused_weight']:g}.\n\n"
-            f"| format | seed clips/s | " + " | ".join(f"{MODELS[k][0]} | speed-up" for k in MODELS)
+            f"| format | tutorial clips/s | " + " | ".join(f"{MODELS[k][0]} | speed-up" for k in MODELS)
             + f" |\n|---|---|{'---|---|' * len(MODELS)}\n{rows}\n"
-            "Goals: pretrained >= 5x the seed's clips/s, fused default >= 3x (motion only: >= 5x, as before).\n\n"
+            "Goals: pretrained >= 5x the tutorial pipeline's clips/s, fused default >= 3x (motion only: >= 5x, as before).\n\n"
             "### Through FiftyOne's own `dataset.compute_embeddings(model)` loop (motion only)\n\n"
             "FiftyOne 1.22 embeds video models one sample at a time and, for every sample, first opens an "
             "`FFmpegVideoReader` (an ffprobe run plus an ffmpeg process) that our model does not use. The last two "

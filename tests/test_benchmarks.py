@@ -36,7 +36,7 @@ def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
     result = _run_benchmark("embed", out, {**os.environ, "VIDEOREC_HOME": str(tmp_path / "home")})
     formats = [v for v in result["throughput"].values() if isinstance(v, dict) and "seed_clips_per_s" in v]
     assert len(formats) == 3
-    for f in formats:  # the seed, motion only, pretrained and the fused default, each with its speed-up
+    for f in formats:  # the tutorial's pipeline, motion only, pretrained and the fused default, each with its speed-up
         for key in ("ours", "pretrained", "fused", "ours_one", "compute_embeddings", "fiftyone_reader_only"):
             assert f[f"{key}_clips_per_s"] > 0 and f[f"speedup_{key}"] > 0, key
     dims = result["throughput"]["dims"]
@@ -47,8 +47,8 @@ def test_embed_benchmark_reports_throughput_memory_and_latency(tmp_path):
     assert result["latency"]["recommend_p50_ms"] > 0
     assert all(result["file_queries"][key]["later_p50_ms"] > 0 for key in ("ours", "fused"))
     table = (out / "embed.md").read_text()
-    for heading in ("| seed clips/s | motion only | speed-up | pretrained | speed-up | fused default | speed-up |",
-                    "Goals: pretrained >= 5x the seed's clips/s, fused default >= 3x", "fused default: peak RSS MB",
+    for heading in ("| tutorial clips/s | motion only | speed-up | pretrained | speed-up | fused default | speed-up |",
+                    "Goals: pretrained >= 5x the tutorial pipeline's clips/s, fused default >= 3x", "fused default: peak RSS MB",
                     "only ratios measured within this run count"):
         assert heading in table, heading
     _check_frames_x_size_section(table)

@@ -58,9 +58,14 @@ def _untouched(results) -> bool:
 
 
 # --- brain keys ----------------------------------------------------------------------------------
+def has_index(dataset, brain_key: str) -> bool:
+    """True when the dataset has a Brain run named ``brain_key``."""
+    return brain_key in dataset.list_brain_runs()
+
+
 def brain_info(dataset, brain_key: str):
     """Return the FiftyOne Brain run info of ``brain_key`` (one-line error naming the known keys)."""
-    if brain_key not in dataset.list_brain_runs():
+    if not has_index(dataset, brain_key):
         known = ", ".join(dataset.list_brain_runs()) or "none"
         raise VideorecError(f"unknown brain key {brain_key!r} on dataset {dataset.name!r} (known: {known})")
     return dataset.get_brain_info(brain_key)
